@@ -1,0 +1,59 @@
+"""The `meterhub` console script: one entry point, a subcommand per part.
+
+Subcommands load lazily so `meterhub decode` does not pay for Django start-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> "module:attribute"; each module owns its command and its --help.
+SUBCOMMANDS = {
+    "web": ("meterhub.cli.server:web", "Serve the operator console and API."),
+    "demo": ("meterhub.cli.server:demo", "Start everything on the embedded default with a demo site."),
+    "migrate": ("meterhub.cli.admin:migrate", "Create or upgrade the database schema."),
+    "user": ("meterhub.cli.admin:user", "Add, disable and re-enable operator accounts."),
+    "import": ("meterhub.cli.importing:import_", "Import collectors, meters or customers (CSV/Excel)."),
+    "manage": ("meterhub.cli.admin:manage", "Run a Django management command (for maintainers)."),
+    "decode": ("meterhub.cli.decode:decode", "Decode a frame (hex or JSON) and print it as JSON."),
+    "bench": ("meterhub.cli.bench:bench", "Run a benchmark and print its figures as JSON."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in SUBCOMMANDS:
+            return None
+        module_name, attr = SUBCOMMANDS[name][0].split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+    def format_commands(self, ctx, formatter):
+        # Short help from the table, so `meterhub --help` imports nothing heavy.
+        rows = [(name, SUBCOMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="meterhub")
+def main():
+    """meterhub: read every meter remotely, bill every customer, catch tampering.
+
+    State lives under ./var (or $METERHUB_VAR) on embedded SQLite unless
+    DATABASE_URL points at PostgreSQL.
+    """
+
+
+def setup_django() -> None:
+    """Configure Django for commands that need the database."""
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "meterhub.settings")
+    django.setup()

@@ -1,0 +1,1 @@
+"""The head-end: asyncio collector sessions, read plans, command queue."""

@@ -1,0 +1,1 @@
+"""The simulated field: meters, seal chips, collectors. Uses meterhub.protocols only."""
