@@ -1,0 +1,230 @@
+"""Meter replies, both editions: normal replies with data, abnormal replies with
+the ERR byte, and follow-up replies. The master parses them with `parse_reply`;
+a simulator playing the meter builds them with the same classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from . import _fields as f
+from .codes import (
+    ABNORMAL_BIT,
+    BAUD_BITS,
+    DIRECTION_BIT,
+    FOLLOW_UP_BIT,
+    FUNCTION_MASK,
+    Code1997,
+    Code2007,
+    error_bits,
+    error_byte,
+)
+from .errors import DecodeError, EncodeError
+from .frame import Frame
+from .items import ItemTable, item_table
+from .requests import REQUEST_CODES, baud_from
+
+
+class Reply:
+    __slots__ = ()
+    KIND: ClassVar[str] = ""
+    address: str
+    version: str
+
+    def control(self) -> int:
+        return REQUEST_CODES[self.version][self.KIND] | DIRECTION_BIT
+
+    def payload(self) -> bytes:
+        return b""
+
+    def to_frame(self, preamble: int = 0) -> Frame:
+        return Frame(self.address, self.control(), self.payload(), preamble)
+
+    def encode(self, preamble: int = 0) -> bytes:
+        return self.to_frame(preamble).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class ReadReply(Reply):
+    """91 (B1 when more follows): DI + data. Follow-up 92/B2: DI + data + SEQ.
+    1997: 81/A1 and 82/A2, DI + data, no SEQ.
+
+    `data` is the raw value bytes; `value()` decodes them with the item table,
+    `ReadReply.of()` encodes a value for a simulated meter.
+    """
+
+    address: str
+    di: int
+    data: bytes
+    follow_up: bool = False  # more frames follow: the master sends read follow-up
+    seq: int | None = None  # set on replies to read follow-up
+    version: str = "2007"
+    KIND: ClassVar[str] = "read"
+
+    def control(self) -> int:
+        kind = "read" if self.seq is None and not (
+            self.version == "1997" and self.KIND == "read follow-up"
+        ) else "read follow-up"
+        c = REQUEST_CODES[self.version][kind] | DIRECTION_BIT
+        return c | FOLLOW_UP_BIT if self.follow_up else c
+
+    def payload(self) -> bytes:
+        out = f.di_bytes(self.di, self.version) + self.data
+        if self.seq is not None:
+            if self.version != "2007":
+                raise EncodeError("1997 follow-up replies carry no SEQ")
+            out += bytes((self.seq,))
+        return out
+
+    def decoded(self, table: ItemTable | None = None):
+        """(item or None, value); raises DecodeError on bad BCD or length."""
+        return (table or item_table(self.version)).decode(self.di, self.data)
+
+    def value(self, table: ItemTable | None = None):
+        return self.decoded(table)[1]
+
+    @classmethod
+    def of(cls, address: str, di: int, value, *, table: ItemTable | None = None,
+           follow_up: bool = False, seq: int | None = None, version: str = "2007") -> ReadReply:
+        data = (table or item_table(version)).encode(di, value)
+        return cls(address, di, data, follow_up, seq, version)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFollowUpReply1997(ReadReply):
+    """1997 82/A2: like 81 but answering a 02 follow-up request."""
+
+    version: str = "1997"
+    KIND: ClassVar[str] = "read follow-up"
+
+
+@dataclass(frozen=True, slots=True)
+class AddressReply(Reply):
+    """93: the meter's address, in the header and again as data."""
+
+    address: str
+    version: str = "2007"
+    KIND: ClassVar[str] = "read address"
+
+    def payload(self) -> bytes:
+        return f.Digits("N" * 12).encode(self.address)
+
+
+@dataclass(frozen=True, slots=True)
+class Ack(Reply):
+    """A normal reply without data: write, write address, freeze, clears, relay."""
+
+    address: str
+    function: int
+    version: str = "2007"
+
+    def control(self) -> int:
+        return self.function | DIRECTION_BIT
+
+
+@dataclass(frozen=True, slots=True)
+class BaudReply(Reply):
+    """97 / 1997 8C: echoes the feature word of the new rate."""
+
+    address: str
+    baud: int
+    version: str = "2007"
+    KIND: ClassVar[str] = "change baud"
+
+    def payload(self) -> bytes:
+        try:
+            return bytes((BAUD_BITS[self.baud],))
+        except KeyError:
+            raise EncodeError(f"unsupported baud rate {self.baud}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordReply(Reply):
+    """98 / 1997 8F: the new PA P0P1P2."""
+
+    address: str
+    level: int
+    password: str
+    version: str = "2007"
+    KIND: ClassVar[str] = "change password"
+
+    def payload(self) -> bytes:
+        return f.password(self.level, self.password)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReply(Reply):
+    """Abnormal reply (D6 set): one ERR byte, bits named by `errors`."""
+
+    address: str
+    function: int
+    err: int
+    version: str = "2007"
+
+    def control(self) -> int:
+        return self.function | DIRECTION_BIT | ABNORMAL_BIT
+
+    def payload(self) -> bytes:
+        return bytes((self.err,))
+
+    @property
+    def errors(self) -> list[str]:
+        return error_bits(self.err, self.version)
+
+    @classmethod
+    def named(cls, address: str, function: int, names, version: str = "2007") -> ErrorReply:
+        return cls(address, function, error_byte(names, version), version)
+
+
+_READ = {"2007": Code2007.READ, "1997": Code1997.READ}
+_FOLLOW = {"2007": Code2007.READ_FOLLOW_UP, "1997": Code1997.READ_FOLLOW_UP}
+_ACKED = {
+    "2007": {Code2007.WRITE, Code2007.WRITE_ADDRESS, Code2007.FREEZE, Code2007.CLEAR_DEMAND,
+             Code2007.CLEAR_METER, Code2007.CLEAR_EVENT, Code2007.RELAY_CONTROL},
+    "1997": {Code1997.WRITE, Code1997.WRITE_ADDRESS, Code1997.CLEAR_DEMAND},
+}
+_BAUD = {"2007": Code2007.CHANGE_BAUD, "1997": Code1997.CHANGE_BAUD}
+_PASSWORD = {"2007": Code2007.CHANGE_PASSWORD, "1997": Code1997.CHANGE_PASSWORD}
+
+
+def parse_reply(frame: Frame, version: str = "2007") -> Reply:
+    """The master's side: what did the meter answer?"""
+    c = frame.control
+    if not c & DIRECTION_BIT:
+        raise DecodeError(f"control {c:02X} is a request, not a reply")
+    fn = c & FUNCTION_MASK
+    data = frame.data
+    if c & ABNORMAL_BIT:
+        f.need(data, 1, "abnormal reply ERR")
+        return ErrorReply(frame.address, fn, data[0], version)
+    follow = bool(c & FOLLOW_UP_BIT)
+    if fn == _READ[version]:
+        di, rest = f.di_from(data, version)
+        return ReadReply(frame.address, di, bytes(rest), follow, None, version)
+    if fn == _FOLLOW[version]:
+        di, rest = f.di_from(data, version)
+        if version == "1997":
+            return ReadFollowUpReply1997(frame.address, di, bytes(rest), follow, None, version)
+        if not rest:
+            raise DecodeError("follow-up reply without SEQ")
+        return ReadReply(frame.address, di, bytes(rest[:-1]), follow, rest[-1], version)
+    if follow:
+        raise DecodeError(f"follow-up bit set on a {c:02X} reply")
+    if version == "2007" and fn == Code2007.READ_ADDRESS:
+        f.need(data, 6, "read address reply")
+        reported = data[::-1].hex().upper()
+        if reported != frame.address:
+            raise DecodeError(f"address reply: header {frame.address}, data {reported}")
+        return AddressReply(frame.address, version)
+    if fn in _ACKED[version]:
+        f.need(data, 0, "acknowledgement")
+        return Ack(frame.address, fn, version)
+    if fn == _BAUD[version]:
+        f.need(data, 1, "change baud reply")
+        return BaudReply(frame.address, baud_from(data[0]), version)
+    if fn == _PASSWORD[version]:
+        f.need(data, 4, "change password reply")
+        level, pw = f.password_from(data)
+        return PasswordReply(frame.address, level, pw, version)
+    raise DecodeError(f"control {c:02X} is no DL/T 645-{version} reply")

@@ -1,0 +1,444 @@
+"""Master-station requests, both editions: one frozen dataclass per kind.
+
+Each has `to_frame()` / `encode()` (the master builds it) and a `from_data()`
+classmethod (the meter, or a simulator playing one, parses it); `parse_request`
+dispatches on the control code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from . import _fields as f
+from .codes import BAUD_BITS, BAUD_FROM_BITS, Code1997, Code2007, RelayAction
+from .errors import DecodeError, EncodeError
+from .frame import BROADCAST, WILDCARD, Frame
+
+#: kind -> control code, per edition
+REQUEST_CODES = {
+    "2007": {
+        "read": Code2007.READ,
+        "read follow-up": Code2007.READ_FOLLOW_UP,
+        "read address": Code2007.READ_ADDRESS,
+        "write": Code2007.WRITE,
+        "write address": Code2007.WRITE_ADDRESS,
+        "broadcast time": Code2007.BROADCAST_TIME,
+        "freeze": Code2007.FREEZE,
+        "change baud": Code2007.CHANGE_BAUD,
+        "change password": Code2007.CHANGE_PASSWORD,
+        "max-demand clear": Code2007.CLEAR_DEMAND,
+        "meter clear": Code2007.CLEAR_METER,
+        "event clear": Code2007.CLEAR_EVENT,
+        "relay control": Code2007.RELAY_CONTROL,
+    },
+    "1997": {
+        "read": Code1997.READ,
+        "read follow-up": Code1997.READ_FOLLOW_UP,
+        "reread": Code1997.REREAD,
+        "write": Code1997.WRITE,
+        "write address": Code1997.WRITE_ADDRESS,
+        "broadcast time": Code1997.BROADCAST_TIME,
+        "change baud": Code1997.CHANGE_BAUD,
+        "change password": Code1997.CHANGE_PASSWORD,
+        "max-demand clear": Code1997.CLEAR_DEMAND,
+    },
+}
+
+
+class Request:
+    """Behaviour shared by the request dataclasses."""
+
+    __slots__ = ()
+    KIND: ClassVar[str] = ""
+    address: str
+    version: str
+
+    def payload(self) -> bytes:
+        return b""
+
+    def to_frame(self, preamble: int = 0) -> Frame:
+        try:
+            code = REQUEST_CODES[self.version][self.KIND]
+        except KeyError:
+            raise EncodeError(f"DL/T 645-{self.version} has no {self.KIND!r} frame") from None
+        return Frame(self.address, code, self.payload(), preamble)
+
+    def encode(self, preamble: int = 0) -> bytes:
+        return self.to_frame(preamble).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Read(Request):
+    """11 / 1997: 01. DI, optionally N (block count) and a start time (load profile)."""
+
+    address: str
+    di: int
+    count: int | None = None
+    since: datetime | None = None
+    version: str = "2007"
+    KIND: ClassVar[str] = "read"
+
+    def payload(self) -> bytes:
+        out = f.di_bytes(self.di, self.version)
+        if self.version == "2007":
+            if self.count is not None:
+                out += bytes((self.count,))
+                if self.since is not None:
+                    out += f.STAMP5.encode(self.since)
+            elif self.since is not None:
+                raise EncodeError("a start time needs a record count")
+        return out
+
+    @classmethod
+    def from_data(cls, address: str, data: bytes, version: str) -> Read:
+        di, rest = f.di_from(data, version)
+        if version == "1997" or not rest:
+            if rest:
+                raise DecodeError("1997 read carries only the data identifier")
+            return cls(address, di, version=version)
+        if len(rest) == 1:
+            return cls(address, di, rest[0], version=version)
+        f.need(rest, 6, "read with count and start time")
+        return cls(address, di, rest[0], f.STAMP5.decode(rest[1:]), version)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFollowUp(Request):
+    """12: DI + SEQ (2007); 1997: 02 with the DI only."""
+
+    address: str
+    di: int
+    seq: int | None = None
+    version: str = "2007"
+    KIND: ClassVar[str] = "read follow-up"
+
+    def payload(self) -> bytes:
+        out = f.di_bytes(self.di, self.version)
+        if self.version == "2007":
+            out += bytes((self.seq or 0,))
+        return out
+
+    @classmethod
+    def from_data(cls, address: str, data: bytes, version: str) -> ReadFollowUp:
+        di, rest = f.di_from(data, version)
+        if version == "2007":
+            f.need(rest, 1, "read follow-up SEQ")
+            return cls(address, di, rest[0], version)
+        f.need(rest, 0, "1997 read follow-up")
+        return cls(address, di, None, version)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadAddress(Request):
+    """13, sent to the wildcard address when the meter's address is unknown."""
+
+    address: str = WILDCARD
+    version: str = "2007"
+    KIND: ClassVar[str] = "read address"
+
+    @classmethod
+    def from_data(cls, address: str, data: bytes, version: str) -> ReadAddress:
+        f.need(data, 0, "read address")
+        return cls(address, version)
+
+
+@dataclass(frozen=True, slots=True)
+class Reread(Request):
+    """1997 03: ask the meter to repeat its last reply."""
+
+    address: str
+    version: str = "1997"
+    KIND: ClassVar[str] = "reread"
+
+    @classmethod
+    def from_data(cls, address: str, data: bytes, version: str) -> Reread:
+        f.need(data, 0, "reread")
+        return cls(address, version)
+
+
+@dataclass(frozen=True, slots=True)
+class Write(Request):
+    """14: DI, PA P0P1P2, operator C0..C3, data. 1997 (04): DI, PA P0P1P2, data."""
+
+    address: str
+    di: int
+    data: bytes
+    password_level: int = 2
+    password: str = "000000"
+    operator: str = "00000000"
+    version: str = "2007"
+    KIND: ClassVar[str] = "write"
+
+    def payload(self) -> bytes:
+        out = f.di_bytes(self.di, self.version) + f.password(self.password_level, self.password)
+        if self.version == "2007":
+            out += f.operator(self.operator)
+        return out + self.data
+
+    @classmethod
+    def from_data(cls, address: str, data: bytes, version: str) -> Write:
+        di, rest = f.di_from(data, version)
+        n = 8 if version == "2007" else 4
+        if len(rest) < n:
+            raise DecodeError("write: data field too short for password/operator")
+        level, pw = f.password_from(rest)
+        op = f.operator_from(rest[4:8]) if version == "2007" else "00000000"
+        return cls(address, di, bytes(rest[n:]), level, pw, op, version)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteAddress(Request):
+    """15 (2007, to AAAAAAAAAAAA) / 0A (1997, to 999999999999): the new address."""
+
+    address: str
+    new_address: str
+    version: str = "2007"
+    KIND: ClassVar[str] = "write address"
+
+    def payload(self) -> bytes:
+        return f.Digits("N" * 12).encode(self.new_address)
+
+    @classmethod
+    def from_data(cls, address: str, data: bytes, version: str) -> WriteAddress:
+        f.need(data, 6, "write address")
+        return cls(address, data[::-1].hex().upper(), version)
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastTime(Request):
+    """08 to 999999999999: ss mm hh DD MM YY; meters do not reply."""
+
+    time: datetime
+    address: str = BROADCAST
+    version: str = "2007"
+    KIND: ClassVar[str] = "broadcast time"
+
+    def payload(self) -> bytes:
+        return f.stamp6(self.time)
+
+    @classmethod
+    def from_data(cls, address: str, data: bytes, version: str) -> BroadcastTime:
+        f.need(data, 6, "broadcast time")
+        t = f.STAMP6.decode(data)
+        if t is None:
+            raise DecodeError("broadcast time of all zeros")
+        return cls(t, address, version)
+
+
+@dataclass(frozen=True, slots=True)
+class Freeze(Request):
+    """16: when to freeze as 'MMDDhhmm' digits; 99 in a field makes it periodic
+    (99DDhhmm monthly, 9999hhmm daily, 999999mm hourly), 99999999 = now."""
+
+    address: str
+    when: str = "99999999"
+    version: str = "2007"
+    KIND: ClassVar[str] = "freeze"
+
+    def payload(self) -> bytes:
+        if len(self.when) != 8 or not self.when.isdigit():
+            raise EncodeError(f"freeze time must be 8 digits MMDDhhmm, got {self.when!r}")
+        return bytes.fromhex(self.when)[::-1]
+
+    @classmethod
+    def from_data(cls, address: str, data: bytes, version: str) -> Freeze:
+        f.need(data, 4, "freeze")
+        when = data[::-1].hex()
+        if not when.isdigit():
+            raise DecodeError(f"freeze time is not BCD: {when}")
+        return cls(address, when, version)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeBaud(Request):
+    """17 / 1997 0C: the feature word Z, one bit per rate."""
+
+    address: str
+    baud: int
+    version: str = "2007"
+    KIND: ClassVar[str] = "change baud"
+
+    def payload(self) -> bytes:
+        try:
+            return bytes((BAUD_BITS[self.baud],))
+        except KeyError:
+            raise EncodeError(f"unsupported baud rate {self.baud}") from None
+
+    @classmethod
+    def from_data(cls, address: str, data: bytes, version: str) -> ChangeBaud:
+        f.need(data, 1, "change baud")
+        return cls(address, baud_from(data[0]), version)
+
+
+def baud_from(z: int) -> int:
+    try:
+        return BAUD_FROM_BITS[z]
+    except KeyError:
+        raise DecodeError(f"baud feature word {z:02X} is not one rate") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePassword(Request):
+    """18: DI 04000C01+level, old PA P0P1P2, new PA P0P1P2. 1997 0F: without the DI."""
+
+    address: str
+    old_level: int
+    old_password: str
+    new_level: int
+    new_password: str
+    version: str = "2007"
+    KIND: ClassVar[str] = "change password"
+
+    def payload(self) -> bytes:
+        out = f.password(self.old_level, self.old_password) + f.password(
+            self.new_level, self.new_password
+        )
+        if self.version == "2007":
+            if not 0 <= self.new_level <= 9:
+                raise EncodeError("2007 password levels are 0..9")
+            out = (0x04000C01 + self.new_level).to_bytes(4, "little") + out
+        return out
+
+    @classmethod
+    def from_data(cls, address: str, data: bytes, version: str) -> ChangePassword:
+        if version == "2007":
+            f.need(data, 12, "change password")
+            di = int.from_bytes(data[:4], "little")
+            data = data[4:]
+        else:
+            f.need(data, 8, "change password")
+        ol, op = f.password_from(data)
+        nl, np_ = f.password_from(data[4:])
+        if version == "2007" and di != 0x04000C01 + nl:
+            raise DecodeError(f"change password: DI {di:08X} does not match new level {nl}")
+        return cls(address, ol, op, nl, np_, version)
+
+
+@dataclass(frozen=True, slots=True)
+class _Authorised(Request):
+    """PA P0P1P2 + operator C0..C3 (2007); 1997 max-demand clear: password only."""
+
+    address: str
+    password_level: int = 2
+    password: str = "000000"
+    operator: str = "00000000"
+    version: str = "2007"
+
+    def payload(self) -> bytes:
+        out = f.password(self.password_level, self.password)
+        if self.version == "2007":
+            out += f.operator(self.operator)
+        return out
+
+    @classmethod
+    def from_data(cls, address: str, data: bytes, version: str):
+        f.need(data, 8 if version == "2007" else 4, cls.KIND)
+        level, pw = f.password_from(data)
+        op = f.operator_from(data[4:8]) if version == "2007" else "00000000"
+        return cls(address, level, pw, op, version)
+
+
+@dataclass(frozen=True, slots=True)
+class ClearDemand(_Authorised):
+    """19 / 1997 10."""
+
+    KIND: ClassVar[str] = "max-demand clear"
+
+
+@dataclass(frozen=True, slots=True)
+class ClearMeter(_Authorised):
+    """1A: clears energy, demand, freezes, events and load profile."""
+
+    KIND: ClassVar[str] = "meter clear"
+
+
+@dataclass(frozen=True, slots=True)
+class ClearEvent(Request):
+    """1B: password, operator, then the event DI (FFFFFFFF = all events)."""
+
+    address: str
+    di: int = 0xFFFFFFFF
+    password_level: int = 2
+    password: str = "000000"
+    operator: str = "00000000"
+    version: str = "2007"
+    KIND: ClassVar[str] = "event clear"
+
+    def payload(self) -> bytes:
+        return (
+            f.password(self.password_level, self.password)
+            + f.operator(self.operator)
+            + f.di_bytes(self.di, "2007")
+        )
+
+    @classmethod
+    def from_data(cls, address: str, data: bytes, version: str) -> ClearEvent:
+        f.need(data, 12, "event clear")
+        level, pw = f.password_from(data)
+        return cls(address, int.from_bytes(data[8:12], "little"), level, pw,
+                   f.operator_from(data[4:8]), version)
+
+
+@dataclass(frozen=True, slots=True)
+class RelayControl(Request):
+    """1C: PA P0P1P2, C0..C3, N1 action, N2 reserved, N3..N8 valid-until ssmmhhDDMMYY.
+
+    The command is void after `valid_until` (meter time), so a queued trip
+    cannot fire days late.
+    """
+
+    address: str
+    action: RelayAction
+    valid_until: datetime
+    password_level: int = 2
+    password: str = "000000"
+    operator: str = "00000000"
+    reserved: int = 0
+    version: str = "2007"
+    KIND: ClassVar[str] = "relay control"
+
+    def payload(self) -> bytes:
+        return (
+            f.password(self.password_level, self.password)
+            + f.operator(self.operator)
+            + bytes((RelayAction(self.action), self.reserved))
+            + f.stamp6(self.valid_until)
+        )
+
+    @classmethod
+    def from_data(cls, address: str, data: bytes, version: str) -> RelayControl:
+        f.need(data, 16, "relay control")
+        level, pw = f.password_from(data)
+        try:
+            action = RelayAction(data[8])
+        except ValueError:
+            raise DecodeError(f"relay control: unknown action N1={data[8]:02X}") from None
+        until = f.STAMP6.decode(data[10:16])
+        if until is None:
+            raise DecodeError("relay control: valid-until of all zeros")
+        return cls(address, action, until, level, pw, f.operator_from(data[4:8]), data[9], version)
+
+
+REQUEST_CLASSES: dict[str, type] = {
+    c.KIND: c
+    for c in (
+        Read, ReadFollowUp, ReadAddress, Reread, Write, WriteAddress, BroadcastTime,
+        Freeze, ChangeBaud, ChangePassword, ClearDemand, ClearMeter, ClearEvent, RelayControl,
+    )
+}
+_BY_CODE = {
+    v: {code: REQUEST_CLASSES[kind] for kind, code in REQUEST_CODES[v].items()}
+    for v in REQUEST_CODES
+}
+
+
+def parse_request(frame: Frame, version: str = "2007") -> Request:
+    """The meter's side: what does this master frame ask for?"""
+    if frame.is_reply:
+        raise DecodeError(f"control {frame.control:02X} is a reply, not a request")
+    cls = _BY_CODE[version].get(frame.control)
+    if cls is None:
+        raise DecodeError(f"control {frame.control:02X} is no DL/T 645-{version} request")
+    return cls.from_data(frame.address, frame.data, version)

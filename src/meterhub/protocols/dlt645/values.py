@@ -1,0 +1,339 @@
+"""Value formats of the data field: BCD numbers with scale and sign, BCD dates and
+times, digit strings, status words with named flags, and fixed records.
+
+Every multi-byte value goes on the wire low byte first, so decoding is
+"reverse, hex(), read the digits" and encoding the reverse of that; both are
+C-level operations rather than per-nibble Python loops. Signed formats keep the
+sign in D7 of the highest byte (the last one on the wire).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from .errors import DecodeError, EncodeError
+
+
+class Format:
+    """Base: `size` bytes on the wire, `pattern` as written in the standard."""
+
+    __slots__ = ("pattern", "size")
+
+    def __init__(self, pattern: str, size: int):
+        self.pattern = pattern
+        self.size = size
+
+    def decode(self, raw: bytes):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def encode(self, value) -> bytes:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check(self, raw: bytes) -> None:
+        if len(raw) != self.size:
+            raise DecodeError(f"{self.pattern}: expected {self.size} bytes, got {len(raw)}")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.pattern!r})"
+
+
+def _digits(raw: bytes, pattern: str) -> str:
+    h = raw[::-1].hex()
+    if not h.isdigit():
+        raise DecodeError(f"{pattern}: not BCD: {raw.hex(' ').upper()}")
+    return h
+
+
+class Number(Format):
+    """XXXXXX.XX style: BCD, `decimals` implied decimals, optional sign bit.
+
+    Decodes to Decimal (int when there are no decimals); no float ever touches
+    a register value, so 12345.67 kWh stays 12345.67.
+    """
+
+    __slots__ = ("decimals", "signed", "_limit", "_quant")
+
+    def __init__(self, pattern: str, size: int | None = None, signed: bool = False):
+        int_part, _, frac = pattern.partition(".")
+        digits = len(int_part) + len(frac)
+        super().__init__(pattern, size if size is not None else (digits + 1) // 2)
+        self.decimals = len(frac)
+        self.signed = signed
+        # the sign takes the top bit of the top nibble, leaving 0-7 for that digit
+        self._limit = (8 if signed else 10) * 10 ** (2 * self.size - 1)
+        self._quant = Decimal(1).scaleb(-self.decimals)
+
+    def decode(self, raw: bytes):
+        if len(raw) != self.size:
+            self._check(raw)
+        neg = False
+        if self.signed and raw[-1] & 0x80:
+            neg = True
+            raw = raw[:-1] + bytes((raw[-1] & 0x7F,))
+        h = raw[::-1].hex()
+        if not h.isdigit():
+            raise DecodeError(f"{self.pattern}: not BCD: {raw.hex(' ').upper()}")
+        d = self.decimals
+        if d:
+            v = Decimal(f"{'-' if neg else ''}{h[:-d]}.{h[-d:]}")
+        else:
+            v = -int(h) if neg else int(h)
+        return v
+
+    def encode(self, value) -> bytes:
+        try:
+            v = value if isinstance(value, Decimal) else Decimal(str(value))
+            n = int(v.scaleb(self.decimals).to_integral_value(ROUND_HALF_UP))
+        except (InvalidOperation, ValueError, TypeError) as exc:
+            raise EncodeError(f"{self.pattern}: not a number: {value!r}") from exc
+        neg = n < 0
+        if neg:
+            if not self.signed:
+                raise EncodeError(f"{self.pattern} is unsigned, got {value}")
+            n = -n
+        if n >= self._limit:
+            raise EncodeError(f"{value} does not fit {self.pattern}")
+        out = bytes.fromhex(f"{n:0{2 * self.size}d}")[::-1]
+        if neg:
+            out = out[:-1] + bytes((out[-1] | 0x80,))
+        return out
+
+
+class Digits(Format):
+    """NNNNNNNNNNNN: a BCD digit string (address, meter number, operator code)."""
+
+    __slots__ = ()
+
+    def __init__(self, pattern: str):
+        super().__init__(pattern, len(pattern) // 2)
+
+    def decode(self, raw: bytes) -> str:
+        self._check(raw)
+        return raw[::-1].hex().upper()
+
+    def encode(self, value) -> bytes:
+        s = str(value)
+        if len(s) != 2 * self.size:
+            raise EncodeError(f"{self.pattern}: need {2 * self.size} digits, got {s!r}")
+        try:
+            return bytes.fromhex(s)[::-1]
+        except ValueError as exc:
+            raise EncodeError(f"{self.pattern}: not hex digits: {s!r}") from exc
+
+
+class Ascii(Format):
+    """ASCII text, sent reversed like every other multi-byte field; NUL-padded."""
+
+    __slots__ = ()
+
+    def decode(self, raw: bytes) -> str:
+        self._check(raw)
+        return raw[::-1].rstrip(b"\0").decode("latin-1")
+
+    def encode(self, value) -> bytes:
+        b = str(value).encode("latin-1", "replace")
+        if len(b) > self.size:
+            raise EncodeError(f"{self.pattern}: text longer than {self.size} bytes")
+        return b.ljust(self.size, b"\0")[::-1]
+
+
+class Hex(Format):
+    """Opaque bytes (unknown items): shown as hex, sent as given."""
+
+    __slots__ = ()
+
+    def __init__(self, size: int = 0):
+        super().__init__("hex", size)
+
+    def decode(self, raw: bytes) -> str:
+        return raw.hex().upper()
+
+    def encode(self, value) -> bytes:
+        return bytes.fromhex(value) if isinstance(value, str) else bytes(value)
+
+
+# strftime spellings of the standard's date/time patterns (for encoding); decoding
+# slices the digits itself because strptime's %y puts 69-99 in the 1900s.
+_TIME_PATTERNS = {
+    "YYMMDDhhmmss": "%y%m%d%H%M%S",
+    "YYMMDDhhmm": "%y%m%d%H%M",
+    "YYMMDD": "%y%m%d",
+    "hhmmss": "%H%M%S",
+    "hhmm": "%H%M",
+}
+
+
+def _parse_stamp(pattern: str, h: str):
+    n = [int(h[i : i + 2]) for i in range(0, len(h), 2)]
+    if pattern[0] == "Y":
+        if len(n) == 3:
+            return date(2000 + n[0], n[1], n[2])
+        return datetime(2000 + n[0], n[1], n[2], *n[3:])
+    return time(*n)
+
+
+class Stamp(Format):
+    """BCD date/time. All-zero decodes to None: meters fill unused event records
+    with zeros, and that means "no event", not 2000-00-00."""
+
+    __slots__ = ("_fmt",)
+
+    def __init__(self, pattern: str):
+        super().__init__(pattern, len(pattern) // 2)
+        self._fmt = _TIME_PATTERNS[pattern]
+
+    def decode(self, raw: bytes):
+        self._check(raw)
+        h = _digits(raw, self.pattern)
+        if not any(raw):
+            return None
+        try:
+            return _parse_stamp(self.pattern, h)
+        except ValueError as exc:
+            raise DecodeError(f"{self.pattern}: not a valid date/time: {h}") from exc
+
+    def encode(self, value) -> bytes:
+        if value is None:
+            return bytes(self.size)
+        if self.pattern[0] == "Y" and not 2000 <= getattr(value, "year", 0) <= 2099:
+            raise EncodeError(f"{self.pattern}: {value!r} is not a date in 2000-2099")
+        try:
+            return bytes.fromhex(value.strftime(self._fmt))[::-1]
+        except (AttributeError, ValueError) as exc:
+            raise EncodeError(f"{self.pattern}: cannot encode {value!r}") from exc
+
+
+class DateWeek(Format):
+    """YYMMDDWW (2007 04000101): date plus day of week, 0 = Sunday."""
+
+    __slots__ = ()
+
+    def __init__(self):
+        super().__init__("YYMMDDWW", 4)
+
+    def decode(self, raw: bytes) -> date:
+        self._check(raw)
+        h = _digits(raw, self.pattern)
+        try:
+            return _parse_stamp("YYMMDD", h[:6])
+        except ValueError as exc:
+            raise DecodeError(f"YYMMDDWW: not a valid date: {h}") from exc
+
+    def encode(self, value) -> bytes:
+        if not 2000 <= value.year <= 2099:
+            raise EncodeError(f"YYMMDDWW: year {value.year} outside 2000-2099")
+        return bytes.fromhex(f"{value:%y%m%d}{value.isoweekday() % 7:02d}")[::-1]
+
+
+class MonthDayTime(Format):
+    """MMDDhhmm (1997 max-demand time): no year, so it stays a string 'MM-DDThh:mm'."""
+
+    __slots__ = ()
+
+    def __init__(self):
+        super().__init__("MMDDhhmm", 4)
+
+    def decode(self, raw: bytes) -> str:
+        self._check(raw)
+        h = _digits(raw, self.pattern)
+        return f"{h[0:2]}-{h[2:4]}T{h[4:6]}:{h[6:8]}"
+
+    def encode(self, value) -> bytes:
+        s = str(value).replace("-", "").replace("T", "").replace(":", "")
+        if len(s) != 8 or not s.isdigit():
+            raise EncodeError(f"MMDDhhmm: cannot encode {value!r}")
+        return bytes.fromhex(s)[::-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """One field of a status word: `width` bits at `shift`; `labels` name the values
+    of multi-bit fields (a one-bit field without labels decodes to bool)."""
+
+    name: str
+    shift: int
+    width: int = 1
+    labels: tuple[str, ...] = ()
+
+
+class Flags(Format):
+    """A status word decoded to named flags. Unnamed bits survive a round trip
+    through the 'raw' key."""
+
+    __slots__ = ("flags",)
+
+    def __init__(self, pattern: str, size: int, flags: tuple[Flag, ...]):
+        super().__init__(pattern, size)
+        self.flags = flags
+
+    def decode(self, raw: bytes) -> dict:
+        self._check(raw)
+        word = int.from_bytes(raw, "little")
+        out: dict = {}
+        for f in self.flags:
+            v = word >> f.shift & ((1 << f.width) - 1)
+            if f.labels:
+                out[f.name] = f.labels[v] if v < len(f.labels) else f"unknown ({v})"
+            else:
+                out[f.name] = bool(v)
+        out["raw"] = f"{word:0{2 * self.size}X}"
+        return out
+
+    def encode(self, value) -> bytes:
+        if isinstance(value, int):
+            word = value
+        else:
+            word = int(value.get("raw", "0"), 16)
+            for f in self.flags:
+                if f.name not in value:
+                    continue
+                v = value[f.name]
+                if f.labels:
+                    v = f.labels.index(v) if isinstance(v, str) else int(v)
+                mask = ((1 << f.width) - 1) << f.shift
+                word = word & ~mask | (int(v) << f.shift & mask)
+        try:
+            return word.to_bytes(self.size, "little")
+        except OverflowError as exc:
+            raise EncodeError(f"{self.pattern}: {value!r} does not fit") from exc
+
+
+class Record(Format):
+    """A fixed sequence of named fields (event records)."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, pattern: str, fields: tuple[tuple[str, Format], ...]):
+        super().__init__(pattern, sum(f.size for _, f in fields))
+        self.fields = fields
+
+    def decode(self, raw: bytes) -> dict:
+        self._check(raw)
+        out, at = {}, 0
+        for name, f in self.fields:
+            out[name] = f.decode(raw[at : at + f.size])
+            at += f.size
+        return out
+
+    def encode(self, value) -> bytes:
+        try:
+            return b"".join(f.encode(value[name]) for name, f in self.fields)
+        except (KeyError, TypeError) as exc:
+            raise EncodeError(f"{self.pattern}: missing field {exc}") from exc
+
+
+def to_json(value):
+    """JSON-ready form of a decoded value: Decimal as string (exact), dates ISO."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    if isinstance(value, bytes):
+        return value.hex().upper()
+    return value
