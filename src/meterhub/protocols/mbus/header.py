@@ -101,9 +101,10 @@ class VariableHeader:
 
     @property
     def secondary_address(self) -> str:
-        """8 id digits + manufacturer + version + medium, as masters print it."""
+        """8 id digits + manufacturer (wire order) + version + medium, as libmbus prints it."""
         ident = self.id_text
-        return f"{ident}{self.manufacturer_code:04X}{self.version:02X}{self.medium:02X}"
+        man = self.manufacturer_code.to_bytes(2, "little").hex().upper()
+        return f"{ident}{man}{self.version:02X}{self.medium:02X}"
 
     @property
     def id_text(self) -> str:

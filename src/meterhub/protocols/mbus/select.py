@@ -3,7 +3,8 @@
 The master sends SND_UD to address FDh with CI 52h and
 ``ID(4, BCD, LSB first) MAN(2) VER(1) MED(1)``; each ID nibble may be the wildcard F,
 and MAN = FFFFh, VER = FFh, MED = FFh match anything. The selected slave then answers
-REQ_UD2 on address FDh. Masks use the libmbus text form ``"12345678FFFFFFFF"``.
+REQ_UD2 on address FDh. Masks use the libmbus text form ``"12345678FFFFFFFF"``: the
+wire bytes after the id, manufacturer LSB first.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ class SecondaryAddress:
         if not _MASK.match(m):
             raise MBusEncodeError(
                 f"secondary address mask must be 8 id digits/F + 8 hex digits, got {mask!r}")
-        return cls(m[:8], int(m[8:12], 16), int(m[12:14], 16), int(m[14:16], 16))
+        # manufacturer digits are in wire order (LSB first), as libmbus prints them
+        man = int.from_bytes(bytes.fromhex(m[8:12]), "little")
+        return cls(m[:8], man, int(m[12:14], 16), int(m[14:16], 16))
 
     @classmethod
     def of(cls, ident: int | str, manufacturer: str | None = None, version: int | None = None,
@@ -51,7 +54,8 @@ class SecondaryAddress:
 
     @property
     def mask(self) -> str:
-        return f"{self.id_mask}{self.manufacturer:04X}{self.version:02X}{self.medium:02X}"
+        man = self.manufacturer.to_bytes(2, "little").hex().upper()
+        return f"{self.id_mask}{man}{self.version:02X}{self.medium:02X}"
 
     def encode(self) -> bytes:
         for name, value, top in (("manufacturer", self.manufacturer, 0xFFFF),
