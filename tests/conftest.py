@@ -28,3 +28,51 @@ def testdata_dir() -> Path:
             "folder holding dlt645/, mbus-libmbus/ and glow/"
         )
     return path
+
+
+# --- database fixtures ---------------------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_translations():
+    from meterhub.i18n import compile_messages
+
+    compile_messages()
+
+
+@pytest.fixture
+def make_operator(db):
+    from meterhub.accounts.services import create_operator
+
+    def make(role="operator", username=None, password=PASSWORD):
+        return create_operator(username=username or f"{role}-user", role=role, password=password)
+
+    return make
+
+
+@pytest.fixture
+def site(db):
+    from meterhub.assets.models import Site
+
+    return Site.objects.create(code="north", name="North Estate", time_zone="Asia/Shanghai", currency="CNY")
+
+
+@pytest.fixture
+def collector(site):
+    from meterhub.assets.models import Collector
+
+    return Collector.objects.create(code="DTU-1", site=site, registration_id="REG-1")
+
+
+@pytest.fixture
+def signed_in(client, make_operator):
+    """A test client signed in with the given role."""
+
+    def sign_in(role="administrator"):
+        user = make_operator(role)
+        client.force_login(user)
+        return client, user
+
+    return sign_in

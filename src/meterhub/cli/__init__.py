@@ -55,5 +55,8 @@ def setup_django() -> None:
 
     import django
 
+    from meterhub.i18n import compile_messages
+
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "meterhub.settings")
+    compile_messages()
     django.setup()

@@ -1,0 +1,1 @@
+"""Operators, roles and the audit trail (logins and every change)."""

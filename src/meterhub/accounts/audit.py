@@ -1,0 +1,59 @@
+"""Recording changes in the append-only audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+
+from meterhub.accounts import context
+from meterhub.accounts.models import AuditEntry
+
+# Field values never written to the audit log in clear.
+SECRET_FIELDS = frozenset({"password", "password_encrypted", "operator_code", "id_number"})
+
+
+def _plain(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "pk"):
+        return value.pk
+    return value
+
+
+def diff(before: dict, after: dict) -> dict:
+    """{field: [old, new]} for the fields that changed; secrets shown as '***'."""
+    out = {}
+    for key in sorted(set(before) | set(after)):
+        old, new = _plain(before.get(key)), _plain(after.get(key))
+        if old != new:
+            out[key] = ["***", "***"] if key in SECRET_FIELDS else [old, new]
+    return out
+
+
+def entry(action: str, obj, changes: dict | None = None, actor=None) -> AuditEntry:
+    """An unsaved entry for obj (use record() to save one, or bulk_create many)."""
+    acting = context.current.get()
+    actor = actor if actor is not None else acting.user
+    return AuditEntry(
+        actor=actor,
+        actor_name=getattr(actor, "username", None) or "system",
+        action=action,
+        object_type=obj._meta.model_name if hasattr(obj, "_meta") else getattr(obj, "audit_type", "other"),
+        object_id=str(getattr(obj, "pk", "") or ""),
+        object_repr=str(obj)[:200],
+        changes=changes or {},
+        ip=acting.ip,
+    )
+
+
+def record(action: str, obj, changes: dict | None = None, actor=None) -> AuditEntry:
+    item = entry(action, obj, changes, actor)
+    item.save()
+    return item
+
+
+def record_many(entries: Iterable[AuditEntry]) -> None:
+    AuditEntry.objects.bulk_create(list(entries), batch_size=2000)

@@ -1,0 +1,1 @@
+"""The asset registry: sites, buildings, premises, customers, collectors, meters, and their history."""

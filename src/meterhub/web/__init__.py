@@ -1,0 +1,1 @@
+"""Operator console (and later the customer portal and REST API). Thin: it calls the domain."""

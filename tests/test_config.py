@@ -1,0 +1,29 @@
+import pytest
+
+from meterhub.config import database_from_url
+
+
+def test_no_url_means_sqlite_in_wal_mode_under_var(tmp_path, monkeypatch):
+    monkeypatch.setenv("METERHUB_VAR", str(tmp_path))
+    db = database_from_url(None)
+    assert db["ENGINE"] == "django.db.backends.sqlite3"
+    assert db["NAME"] == str(tmp_path / "meterhub.sqlite3")
+    assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
+
+
+def test_absolute_and_relative_sqlite_paths():
+    assert database_from_url("sqlite:////srv/mh/db.sqlite3")["NAME"] == "/srv/mh/db.sqlite3"
+    assert database_from_url("sqlite:///var/db.sqlite3")["NAME"] == "var/db.sqlite3"
+
+
+def test_postgresql_url_with_escaped_password_and_options():
+    db = database_from_url("postgresql://mh:p%40ss@db.example:6432/meterhub?sslmode=require")
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
+        "mh", "p@ss", "db.example", "6432", "meterhub")
+    assert db["OPTIONS"] == {"sslmode": "require"}
+
+
+def test_unknown_scheme_is_refused_clearly():
+    with pytest.raises(ValueError, match="mysql"):
+        database_from_url("mysql://x/y")
