@@ -27,9 +27,9 @@ def diff(before: dict, after: dict) -> dict:
     """{field: [old, new]} for the fields that changed; secrets shown as '***'."""
     out = {}
     for key in sorted(set(before) | set(after)):
-        old, new = _plain(before.get(key)), _plain(after.get(key))
-        if old != new:
-            out[key] = ["***", "***"] if key in SECRET_FIELDS else [old, new]
+        old, new = before.get(key), after.get(key)
+        if old != new and _plain(old) != _plain(new):  # Decimal("1.00") == Decimal("1"): no change
+            out[key] = ["***", "***"] if key in SECRET_FIELDS else [_plain(old), _plain(new)]
     return out
 
 

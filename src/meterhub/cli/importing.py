@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -39,7 +40,7 @@ def import_(kind, file, dry_run, max_errors):
 
     def start(rows: int):
         nonlocal bar
-        bar = click.progressbar(length=rows, label=f"Checking {rows} {kind}", file=click.get_text_stream("stderr"))
+        bar = click.progressbar(length=rows, label=f"Checking {rows} {kind}", file=sys.stderr)
         bar.__enter__()
 
     try:

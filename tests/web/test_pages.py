@@ -1,0 +1,132 @@
+"""Console pages through Django's test client: thin views over the domain."""
+
+import io
+from decimal import Decimal
+from datetime import UTC, datetime
+
+import pytest
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from meterhub.accounts.models import AuditEntry, User
+from meterhub.assets import history
+from meterhub.assets.models import Customer, Meter, Premise
+
+
+@pytest.fixture
+def meter(collector):
+    return Meter.objects.create(serial="E1", site=collector.site, address="240101000001", collector=collector,
+                                password="00123456", operator_code="00000001")
+
+
+def meter_form(on, **overrides):
+    collector = on
+    data = {"serial": "E2", "site": collector.site.pk, "kind": "electricity", "protocol": "dlt645_2007",
+            "address": "240101000002", "collector": collector.pk, "bus_port": 1, "baud_rate": 2400,
+            "phase": "single", "ct_ratio": "1", "pt_ratio": "1", "payment_mode": "prepaid", "switch": "relay",
+            "password": "", "operator_code": "", "active": "on"}
+    data.update(overrides)
+    return data
+
+
+def test_creating_a_meter_is_audited_without_the_secret(signed_in, collector):
+    client, user = signed_in("operator")
+    response = client.post(reverse("meter-new"), meter_form(collector, password="99999999"))
+    assert response.status_code == 302
+    meter = Meter.objects.get(serial="E2")
+    assert meter.password == "99999999"
+    entry = AuditEntry.objects.get(action="create", object_type="meter")
+    assert entry.actor == user
+    assert entry.changes["password"] == ["***", "***"]
+    assert "99999999" not in str(entry.changes)
+
+
+def test_editing_with_blank_secrets_keeps_them_and_records_the_change(signed_in, collector, meter):
+    client, _ = signed_in("operator")
+    data = meter_form(collector, serial="E1", address="240101000001", ct_ratio="100")
+    assert client.post(reverse("meter-edit", args=[meter.pk]), data).status_code == 302
+    meter.refresh_from_db()
+    assert (meter.password, meter.operator_code, meter.multiplier) == ("00123456", "00000001", 100)
+    entry = AuditEntry.objects.get(action="update")
+    assert [Decimal(v) for v in entry.changes["ct_ratio"]] == [1, 100]
+    assert "password" not in entry.changes
+
+
+def test_collector_from_another_site_is_refused(signed_in, collector):
+    from meterhub.assets.models import Collector, Site
+
+    other = Collector.objects.create(code="FAR", site=Site.objects.create(code="far", name="Far"),
+                                     registration_id="FAR")
+    client, _ = signed_in("operator")
+    response = client.post(reverse("meter-new"), meter_form(collector, collector=other.pk))
+    assert response.status_code == 200
+    assert "another site" in response.content.decode()
+    assert not Meter.objects.filter(serial="E2").exists()
+
+
+def test_meter_list_search_and_filters(signed_in, collector, meter):
+    Meter.objects.create(serial="W7", site=collector.site, kind="water", protocol="mbus", address="7",
+                         collector=collector, bus_port=2)
+    client, _ = signed_in("readonly")
+    page = client.get(reverse("meter-list"), {"q": "2401"}).content.decode()
+    assert "E1" in page and "W7" not in page
+    page = client.get(reverse("meter-list"), {"kind": "water"}).content.decode()
+    assert "W7" in page and ">E1<" not in page
+
+
+def test_install_and_move_in_through_the_pages(signed_in, collector, meter):
+    client, _ = signed_in("operator")
+    premise = Premise.objects.create(site=collector.site, unit="101")
+    customer = Customer.objects.create(account_no="A1", name="Ann")
+    client.post(reverse("meter-install", args=[meter.pk]), {"premise": premise.pk, "at": "2025-01-01T08:00"})
+    client.post(reverse("premise-move-in", args=[premise.pk]), {"customer": customer.pk, "at": "2025-01-02T08:00"})
+    at = datetime(2025, 3, 1, tzinfo=UTC)
+    assert history.served_by(meter, at) == (premise, customer)
+    page = client.get(reverse("premise-detail", args=[premise.pk])).content.decode()
+    assert "E1" in page and "A1 Ann" in page
+
+
+def test_refused_history_action_shows_the_reason(signed_in, collector, meter):
+    client, _ = signed_in("operator")
+    response = client.post(reverse("meter-remove", args=[meter.pk]), {"at": "2025-01-01T08:00"}, follow=True)
+    assert "not installed anywhere" in response.content.decode()
+
+
+def test_meter_register_export_is_a_real_workbook(signed_in, collector, meter):
+    client, _ = signed_in("readonly")
+    response = client.get(reverse("report-meter-register"), {"site": "north"})
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == "Meter number"
+    assert rows[1][0] == "E1" and rows[1][4] == "240101000001"
+
+
+def test_administrator_adds_and_disables_an_operator_from_the_page(signed_in):
+    client, _ = signed_in("administrator")
+    response = client.post(reverse("operator-new"), {"username": "bob", "role": "finance",
+                                                     "password": "a long enough pass"})
+    assert response.status_code == 302
+    bob = User.objects.get(username="bob")
+    assert bob.role == "finance"
+    client.post(reverse("operator-disable", args=[bob.pk]))
+    bob.refresh_from_db()
+    assert not bob.is_active
+    client.post(reverse("operator-enable", args=[bob.pk]))
+    bob.refresh_from_db()
+    assert bob.is_active
+
+
+def test_audit_log_is_searchable(signed_in, collector, meter):
+    client, _ = signed_in("administrator")
+    client.post(reverse("meter-edit", args=[meter.pk]),
+                meter_form(collector, serial="E1", address="240101000001", model="DDZY666"))
+    page = client.get(reverse("audit-log"), {"object_type": "meter", "q": "E1"}).content.decode()
+    assert "DDZY666" in page
+    assert "DDZY666" not in client.get(reverse("audit-log"), {"object_type": "customer"}).content.decode()
+
+
+def test_dashboard_counts(signed_in, collector, meter):
+    client, _ = signed_in("readonly")
+    response = client.get(reverse("dashboard"))
+    assert response.context["meter_count"] == 1 and response.context["collector_count"] == 1
