@@ -91,12 +91,17 @@ from .stream import END, NEED_DATA, StreamParser, parse_stream
 
 def parse(frame: Frame, version: str = "2007"):
     """A Request or Reply from a frame, by its direction bit."""
-    return parse_reply(frame, version) if frame.is_reply else parse_request(frame, version)
+    if frame.control & 0x80:
+        return parse_reply(frame, version)
+    return parse_request(frame, version)
 
 
 def decode(raw: bytes, version: str = "2007"):
     """One complete frame's bytes -> Request or Reply (raises Dlt645Error)."""
-    return parse(decode_frame(raw), version)
+    frame = decode_frame(raw)
+    if frame.control & 0x80:
+        return parse_reply(frame, version)
+    return parse_request(frame, version)
 
 
 __all__ = [

@@ -8,9 +8,8 @@ from .errors import DecodeError, EncodeError
 from .values import Digits, Stamp
 
 STAMP6 = Stamp("YYMMDDhhmmss")
+ADDRESS12 = Digits("NNNNNNNNNNNN")
 STAMP5 = Stamp("YYMMDDhhmm")
-_PASSWORD = Digits("NNNNNN")
-_OPERATOR = Digits("NNNNNNNN")
 
 
 def di_bytes(di: int, version: str) -> bytes:
@@ -33,21 +32,29 @@ def di_hex(di: int, version: str) -> str:
 
 def password(level: int, pw: str) -> bytes:
     """PA P0 P1 P2: the level byte, then the 6-digit password low byte first."""
-    if not 0 <= level <= 0xFF:
-        raise EncodeError(f"password level out of range: {level}")
-    return bytes((level,)) + _PASSWORD.encode(pw)
+    try:
+        if len(pw) == 6:
+            return bytes((level,)) + bytes.fromhex(pw)[::-1]
+    except (ValueError, TypeError):
+        pass
+    raise EncodeError(f"password must be level 0-255 and 6 hex digits, got {level!r}, {pw!r}")
 
 
 def password_from(data: bytes) -> tuple[int, str]:
-    return data[0], _PASSWORD.decode(data[1:4])
+    return data[0], data[3:0:-1].hex().upper()
 
 
 def operator(code: str) -> bytes:
-    return _OPERATOR.encode(code)
+    try:
+        if len(code) == 8:
+            return bytes.fromhex(code)[::-1]
+    except (ValueError, TypeError):
+        pass
+    raise EncodeError(f"operator code must be 8 hex digits, got {code!r}")
 
 
 def operator_from(data: bytes) -> str:
-    return _OPERATOR.decode(data)
+    return data[::-1].hex().upper()
 
 
 def stamp6(dt: datetime) -> bytes:

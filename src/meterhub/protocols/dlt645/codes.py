@@ -98,10 +98,17 @@ ERR_BITS = {
 }
 
 
+def _names(err: int, names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(names[i] if i < len(names) else f"bit {i}" for i in range(8) if err >> i & 1)
+
+
+# every ERR byte's names, precomputed: parsing an abnormal reply is one lookup
+_ERR_TABLE = {v: tuple(_names(e, n) for e in range(256)) for v, n in ERR_BITS.items()}
+
+
 def error_bits(err: int, version: str = "2007") -> list[str]:
     """Names of the bits set in an ERR byte; unknown bits come out as 'bit N'."""
-    names = ERR_BITS[version]
-    return [names[i] if i < len(names) else f"bit {i}" for i in range(8) if err >> i & 1]
+    return list(_ERR_TABLE[version][err])
 
 
 def error_byte(names, version: str = "2007") -> int:

@@ -47,18 +47,47 @@ def checksum(data: bytes) -> int:
     return sum(data) & 0xFF
 
 
+# A head-end talks to the same few thousand meters all day: remembering each
+# address's wire form (and the header's partial checksum) makes framing a couple
+# of C calls. Bounded so a scan of random addresses cannot grow it forever.
+_CACHE_MAX = 65536
+_HEAD: dict[str, tuple[bytes, int]] = {}
+_ADDR_STR: dict[bytes, str] = {}
+
+
+def _head(address: str) -> tuple[bytes, int]:
+    """b'\x68' + wire address + b'\x68', and its byte sum."""
+    try:
+        return _HEAD[address]
+    except KeyError:
+        pass
+    if not isinstance(address, str) or len(address) != 12 or not _HEX.issuperset(address):
+        raise EncodeError(f"address must be 12 hex digits, got {address!r}")
+    head = b"\x68" + bytes.fromhex(address)[::-1] + b"\x68"
+    if len(_HEAD) >= _CACHE_MAX:
+        _HEAD.clear()
+    _HEAD[address] = entry = (head, sum(head))
+    return entry
+
+
 def address_to_wire(address: str) -> bytes:
     """'123456789012' -> b'\\x12\\x90\\x78\\x56\\x34\\x12' (low byte first)."""
-    if len(address) != 12 or not _HEX.issuperset(address):
-        raise EncodeError(f"address must be 12 hex digits, got {address!r}")
-    return bytes.fromhex(address)[::-1]
+    return _head(address)[0][1:7]
 
 
 def address_from_wire(raw: bytes) -> str:
-    return raw[::-1].hex().upper()
+    try:
+        return _ADDR_STR[raw]
+    except KeyError:
+        pass
+    s = raw[::-1].hex().upper()
+    if len(_ADDR_STR) >= _CACHE_MAX:
+        _ADDR_STR.clear()
+    _ADDR_STR[bytes(raw)] = s
+    return s
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Frame:
     """One link-layer frame: address, control byte, unscrambled data.
 
@@ -92,13 +121,14 @@ class Frame:
 
 
 def encode_frame(address: str, control: int, data: bytes = b"", preamble: int = 0) -> bytes:
-    if not 0 <= control <= 0xFF:
-        raise EncodeError(f"control byte out of range: {control}")
-    if len(data) > MAX_DATA:
-        raise EncodeError(f"data field is {len(data)} bytes, the length byte holds at most 255")
-    head = b"\x68" + address_to_wire(address) + bytes((START, control, len(data)))
-    body = head + data.translate(SCRAMBLE)
-    return b"\xfe" * preamble + body + bytes((sum(body) & 0xFF, END))
+    head, head_sum = _HEAD.get(address) or _head(address)
+    n = len(data)
+    if n > MAX_DATA or not 0 <= control <= 0xFF:
+        raise EncodeError(f"control {control} or data length {n} out of range")
+    data = data.translate(SCRAMBLE)
+    cs = (head_sum + control + n + sum(data)) & 0xFF
+    out = b"%b%c%c%b%c\x16" % (head, control, n, data, cs)
+    return b"\xfe" * preamble + out if preamble else out
 
 
 def decode_frame(raw: bytes) -> Frame:
@@ -108,25 +138,25 @@ def decode_frame(raw: bytes) -> Frame:
     For a byte stream with noise, partial frames or several frames use
     `StreamParser` instead.
     """
-    raw = bytes(raw)
-    pre = len(raw) - len(raw.lstrip(b"\xfe"))
-    n = len(raw) - pre
+    if type(raw) is not bytes:
+        raw = bytes(raw)
+    if raw[:1] != b"\x68":
+        pre = len(raw) - len(raw.lstrip(b"\xfe"))
+        frame = decode_frame(raw[pre:])
+        frame.preamble = pre
+        return frame
+    n = len(raw)
     if n < MIN_FRAME:
-        raise FrameError(f"frame too short: {n} bytes after the preamble", raw)
-    if raw[pre] != START or raw[pre + 7] != START:
+        raise FrameError(f"frame too short: {n} bytes", raw)
+    if raw[7] != START:
         raise FrameError("no 68 ... 68 header", raw)
-    length = raw[pre + 9]
+    length = raw[9]
     if n != MIN_FRAME + length:
         raise LengthError(f"length byte says {length} data bytes, frame has {n - MIN_FRAME}", raw)
     if raw[-1] != END:
         raise FrameError(f"end byte is {raw[-1]:02X}, not 16", raw)
-    cs_at = len(raw) - 2
-    expected = sum(raw[pre:cs_at]) & 0xFF
-    if raw[cs_at] != expected:
-        raise ChecksumError(f"checksum {raw[cs_at]:02X}, expected {expected:02X}", raw)
-    return Frame(
-        raw[pre + 1 : pre + 7][::-1].hex().upper(),
-        raw[pre + 8],
-        raw[pre + 10 : cs_at].translate(UNSCRAMBLE),
-        pre,
-    )
+    expected = sum(raw[:-2]) & 0xFF
+    if raw[-2] != expected:
+        raise ChecksumError(f"checksum {raw[-2]:02X}, expected {expected:02X}", raw)
+    a = raw[1:7]
+    return Frame(_ADDR_STR.get(a) or address_from_wire(a), raw[8], raw[10:-2].translate(UNSCRAMBLE), 0)

@@ -21,8 +21,8 @@ from .codes import (
     error_byte,
 )
 from .errors import DecodeError, EncodeError
-from .frame import Frame
-from .items import ItemTable, item_table
+from .frame import Frame, encode_frame
+from .items import ITEMS_1997, ITEMS_2007, ItemTable
 from .requests import REQUEST_CODES, baud_from
 
 
@@ -42,10 +42,10 @@ class Reply:
         return Frame(self.address, self.control(), self.payload(), preamble)
 
     def encode(self, preamble: int = 0) -> bytes:
-        return self.to_frame(preamble).encode()
+        return encode_frame(self.address, self.control(), self.payload(), preamble)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReadReply(Reply):
     """91 (B1 when more follows): DI + data. Follow-up 92/B2: DI + data + SEQ.
     1997: 81/A1 and 82/A2, DI + data, no SEQ.
@@ -63,10 +63,10 @@ class ReadReply(Reply):
     KIND: ClassVar[str] = "read"
 
     def control(self) -> int:
-        kind = "read" if self.seq is None and not (
-            self.version == "1997" and self.KIND == "read follow-up"
-        ) else "read follow-up"
-        c = REQUEST_CODES[self.version][kind] | DIRECTION_BIT
+        if self.seq is None:
+            c = 0x91 if self.version == "2007" else 0x81
+        else:
+            c = 0x92
         return c | FOLLOW_UP_BIT if self.follow_up else c
 
     def payload(self) -> bytes:
@@ -79,27 +79,40 @@ class ReadReply(Reply):
 
     def decoded(self, table: ItemTable | None = None):
         """(item or None, value); raises DecodeError on bad BCD or length."""
-        return (table or item_table(self.version)).decode(self.di, self.data)
+        if table is None:
+            table = ITEMS_2007 if self.version == "2007" else ITEMS_1997
+        return table.decode(self.di, self.data)
 
     def value(self, table: ItemTable | None = None):
-        return self.decoded(table)[1]
+        if table is None:
+            table = ITEMS_2007 if self.version == "2007" else ITEMS_1997
+        item = table.items.get(self.di)
+        if item is not None:  # the common case, without the block machinery
+            return item.fmt.decode(self.data)
+        return table.decode(self.di, self.data)[1]
 
     @classmethod
     def of(cls, address: str, di: int, value, *, table: ItemTable | None = None,
            follow_up: bool = False, seq: int | None = None, version: str = "2007") -> ReadReply:
-        data = (table or item_table(version)).encode(di, value)
+        if table is None:
+            table = ITEMS_2007 if version == "2007" else ITEMS_1997
+        item = table.items.get(di)
+        data = item.fmt.encode(value) if item is not None else table.encode(di, value)
         return cls(address, di, data, follow_up, seq, version)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReadFollowUpReply1997(ReadReply):
     """1997 82/A2: like 81 but answering a 02 follow-up request."""
 
     version: str = "1997"
     KIND: ClassVar[str] = "read follow-up"
 
+    def control(self) -> int:
+        return 0xA2 if self.follow_up else 0x82
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class AddressReply(Reply):
     """93: the meter's address, in the header and again as data."""
 
@@ -108,10 +121,10 @@ class AddressReply(Reply):
     KIND: ClassVar[str] = "read address"
 
     def payload(self) -> bytes:
-        return f.Digits("N" * 12).encode(self.address)
+        return f.ADDRESS12.encode(self.address)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ack(Reply):
     """A normal reply without data: write, write address, freeze, clears, relay."""
 
@@ -123,7 +136,7 @@ class Ack(Reply):
         return self.function | DIRECTION_BIT
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BaudReply(Reply):
     """97 / 1997 8C: echoes the feature word of the new rate."""
 
@@ -139,7 +152,7 @@ class BaudReply(Reply):
             raise EncodeError(f"unsupported baud rate {self.baud}") from None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PasswordReply(Reply):
     """98 / 1997 8F: the new PA P0P1P2."""
 
@@ -153,7 +166,7 @@ class PasswordReply(Reply):
         return f.password(self.level, self.password)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ErrorReply(Reply):
     """Abnormal reply (D6 set): one ERR byte, bits named by `errors`."""
 
@@ -188,43 +201,79 @@ _BAUD = {"2007": Code2007.CHANGE_BAUD, "1997": Code1997.CHANGE_BAUD}
 _PASSWORD = {"2007": Code2007.CHANGE_PASSWORD, "1997": Code1997.CHANGE_PASSWORD}
 
 
+def _read(address, c, data, version):
+    n = 4 if version == "2007" else 2
+    if len(data) < n:
+        raise DecodeError(f"read reply shorter than its {n}-byte data identifier")
+    cls = ReadFollowUpReply1997 if c & FUNCTION_MASK == Code1997.READ_FOLLOW_UP and (
+        version == "1997") else ReadReply
+    return cls(address, int.from_bytes(data[:n], "little"), data[n:], bool(c & FOLLOW_UP_BIT),
+               None, version)
+
+
+def _follow_2007(address, c, data, version):
+    if len(data) < 5:
+        raise DecodeError("follow-up reply shorter than DI + SEQ")
+    return ReadReply(address, int.from_bytes(data[:4], "little"), data[4:-1],
+                     bool(c & FOLLOW_UP_BIT), data[-1], version)
+
+
+def _address(address, c, data, version):
+    f.need(data, 6, "read address reply")
+    reported = data[::-1].hex().upper()
+    if reported != address:
+        raise DecodeError(f"address reply: header {address}, data {reported}")
+    return AddressReply(address, version)
+
+
+def _ack(address, c, data, version):
+    f.need(data, 0, "acknowledgement")
+    return Ack(address, c & FUNCTION_MASK, version)
+
+
+def _baud(address, c, data, version):
+    f.need(data, 1, "change baud reply")
+    return BaudReply(address, baud_from(data[0]), version)
+
+
+def _password(address, c, data, version):
+    f.need(data, 4, "change password reply")
+    level, pw = f.password_from(data)
+    return PasswordReply(address, level, pw, version)
+
+
+def _error(address, c, data, version):
+    f.need(data, 1, "abnormal reply ERR")
+    return ErrorReply(address, c & FUNCTION_MASK, data[0], version)
+
+
+def _handlers(version: str) -> dict:
+    """control byte -> parser, every valid reply control byte of an edition."""
+    out = {}
+    read, follow = _READ[version], _FOLLOW[version]
+    for fb in (0, FOLLOW_UP_BIT):
+        out[read | DIRECTION_BIT | fb] = _read
+        out[follow | DIRECTION_BIT | fb] = _follow_2007 if version == "2007" else _read
+    if version == "2007":
+        out[Code2007.READ_ADDRESS | DIRECTION_BIT] = _address
+    for code in _ACKED[version]:
+        out[code | DIRECTION_BIT] = _ack
+    out[_BAUD[version] | DIRECTION_BIT] = _baud
+    out[_PASSWORD[version] | DIRECTION_BIT] = _password
+    for fn in range(32):  # an abnormal reply may answer any function
+        out[fn | DIRECTION_BIT | ABNORMAL_BIT] = _error
+    return out
+
+
+_HANDLERS = {v: _handlers(v) for v in ("2007", "1997")}
+
+
 def parse_reply(frame: Frame, version: str = "2007") -> Reply:
     """The master's side: what did the meter answer?"""
     c = frame.control
-    if not c & DIRECTION_BIT:
-        raise DecodeError(f"control {c:02X} is a request, not a reply")
-    fn = c & FUNCTION_MASK
-    data = frame.data
-    if c & ABNORMAL_BIT:
-        f.need(data, 1, "abnormal reply ERR")
-        return ErrorReply(frame.address, fn, data[0], version)
-    follow = bool(c & FOLLOW_UP_BIT)
-    if fn == _READ[version]:
-        di, rest = f.di_from(data, version)
-        return ReadReply(frame.address, di, bytes(rest), follow, None, version)
-    if fn == _FOLLOW[version]:
-        di, rest = f.di_from(data, version)
-        if version == "1997":
-            return ReadFollowUpReply1997(frame.address, di, bytes(rest), follow, None, version)
-        if not rest:
-            raise DecodeError("follow-up reply without SEQ")
-        return ReadReply(frame.address, di, bytes(rest[:-1]), follow, rest[-1], version)
-    if follow:
-        raise DecodeError(f"follow-up bit set on a {c:02X} reply")
-    if version == "2007" and fn == Code2007.READ_ADDRESS:
-        f.need(data, 6, "read address reply")
-        reported = data[::-1].hex().upper()
-        if reported != frame.address:
-            raise DecodeError(f"address reply: header {frame.address}, data {reported}")
-        return AddressReply(frame.address, version)
-    if fn in _ACKED[version]:
-        f.need(data, 0, "acknowledgement")
-        return Ack(frame.address, fn, version)
-    if fn == _BAUD[version]:
-        f.need(data, 1, "change baud reply")
-        return BaudReply(frame.address, baud_from(data[0]), version)
-    if fn == _PASSWORD[version]:
-        f.need(data, 4, "change password reply")
-        level, pw = f.password_from(data)
-        return PasswordReply(frame.address, level, pw, version)
-    raise DecodeError(f"control {c:02X} is no DL/T 645-{version} reply")
+    handler = _HANDLERS[version].get(c)
+    if handler is None:
+        if not c & DIRECTION_BIT:
+            raise DecodeError(f"control {c:02X} is a request, not a reply")
+        raise DecodeError(f"control {c:02X} is no DL/T 645-{version} reply")
+    return handler(frame.address, c, frame.data, version)

@@ -1,4 +1,4 @@
-"""Master-station requests, both editions: one frozen dataclass per kind.
+"""Master-station requests, both editions: one dataclass per kind.
 
 Each has `to_frame()` / `encode()` (the master builds it) and a `from_data()`
 classmethod (the meter, or a simulator playing one, parses it); `parse_request`
@@ -14,7 +14,7 @@ from typing import ClassVar
 from . import _fields as f
 from .codes import BAUD_BITS, BAUD_FROM_BITS, Code1997, Code2007, RelayAction
 from .errors import DecodeError, EncodeError
-from .frame import BROADCAST, WILDCARD, Frame
+from .frame import BROADCAST, WILDCARD, Frame, encode_frame
 
 #: kind -> control code, per edition
 REQUEST_CODES = {
@@ -66,10 +66,14 @@ class Request:
         return Frame(self.address, code, self.payload(), preamble)
 
     def encode(self, preamble: int = 0) -> bytes:
-        return self.to_frame(preamble).encode()
+        try:
+            code = REQUEST_CODES[self.version][self.KIND]
+        except KeyError:
+            raise EncodeError(f"DL/T 645-{self.version} has no {self.KIND!r} frame") from None
+        return encode_frame(self.address, code, self.payload(), preamble)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Read(Request):
     """11 / 1997: 01. DI, optionally N (block count) and a start time (load profile)."""
 
@@ -81,6 +85,8 @@ class Read(Request):
     KIND: ClassVar[str] = "read"
 
     def payload(self) -> bytes:
+        if self.count is None and self.since is None:
+            return f.di_bytes(self.di, self.version)
         out = f.di_bytes(self.di, self.version)
         if self.version == "2007":
             if self.count is not None:
@@ -93,6 +99,8 @@ class Read(Request):
 
     @classmethod
     def from_data(cls, address: str, data: bytes, version: str) -> Read:
+        if len(data) == (4 if version == "2007" else 2):  # the common case: DI only
+            return cls(address, int.from_bytes(data, "little"), None, None, version)
         di, rest = f.di_from(data, version)
         if version == "1997" or not rest:
             if rest:
@@ -104,7 +112,7 @@ class Read(Request):
         return cls(address, di, rest[0], f.STAMP5.decode(rest[1:]), version)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReadFollowUp(Request):
     """12: DI + SEQ (2007); 1997: 02 with the DI only."""
 
@@ -130,7 +138,7 @@ class ReadFollowUp(Request):
         return cls(address, di, None, version)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReadAddress(Request):
     """13, sent to the wildcard address when the meter's address is unknown."""
 
@@ -144,7 +152,7 @@ class ReadAddress(Request):
         return cls(address, version)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reread(Request):
     """1997 03: ask the meter to repeat its last reply."""
 
@@ -158,7 +166,7 @@ class Reread(Request):
         return cls(address, version)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Write(Request):
     """14: DI, PA P0P1P2, operator C0..C3, data. 1997 (04): DI, PA P0P1P2, data."""
 
@@ -188,7 +196,7 @@ class Write(Request):
         return cls(address, di, bytes(rest[n:]), level, pw, op, version)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WriteAddress(Request):
     """15 (2007, to AAAAAAAAAAAA) / 0A (1997, to 999999999999): the new address."""
 
@@ -198,7 +206,7 @@ class WriteAddress(Request):
     KIND: ClassVar[str] = "write address"
 
     def payload(self) -> bytes:
-        return f.Digits("N" * 12).encode(self.new_address)
+        return f.ADDRESS12.encode(self.new_address)
 
     @classmethod
     def from_data(cls, address: str, data: bytes, version: str) -> WriteAddress:
@@ -206,7 +214,7 @@ class WriteAddress(Request):
         return cls(address, data[::-1].hex().upper(), version)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BroadcastTime(Request):
     """08 to 999999999999: ss mm hh DD MM YY; meters do not reply."""
 
@@ -227,7 +235,7 @@ class BroadcastTime(Request):
         return cls(t, address, version)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Freeze(Request):
     """16: when to freeze as 'MMDDhhmm' digits; 99 in a field makes it periodic
     (99DDhhmm monthly, 9999hhmm daily, 999999mm hourly), 99999999 = now."""
@@ -251,7 +259,7 @@ class Freeze(Request):
         return cls(address, when, version)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChangeBaud(Request):
     """17 / 1997 0C: the feature word Z, one bit per rate."""
 
@@ -279,7 +287,7 @@ def baud_from(z: int) -> int:
         raise DecodeError(f"baud feature word {z:02X} is not one rate") from None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChangePassword(Request):
     """18: DI 04000C01+level, old PA P0P1P2, new PA P0P1P2. 1997 0F: without the DI."""
 
@@ -316,7 +324,7 @@ class ChangePassword(Request):
         return cls(address, ol, op, nl, np_, version)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Authorised(Request):
     """PA P0P1P2 + operator C0..C3 (2007); 1997 max-demand clear: password only."""
 
@@ -340,21 +348,21 @@ class _Authorised(Request):
         return cls(address, level, pw, op, version)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClearDemand(_Authorised):
     """19 / 1997 10."""
 
     KIND: ClassVar[str] = "max-demand clear"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClearMeter(_Authorised):
     """1A: clears energy, demand, freezes, events and load profile."""
 
     KIND: ClassVar[str] = "meter clear"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClearEvent(Request):
     """1B: password, operator, then the event DI (FFFFFFFF = all events)."""
 
@@ -381,7 +389,10 @@ class ClearEvent(Request):
                    f.operator_from(data[4:8]), version)
 
 
-@dataclass(frozen=True, slots=True)
+_ACTIONS = {a.value: a for a in RelayAction}
+
+
+@dataclass(slots=True)
 class RelayControl(Request):
     """1C: PA P0P1P2, C0..C3, N1 action, N2 reserved, N3..N8 valid-until ssmmhhDDMMYY.
 
@@ -400,10 +411,12 @@ class RelayControl(Request):
     KIND: ClassVar[str] = "relay control"
 
     def payload(self) -> bytes:
+        if self.action not in _ACTIONS:
+            raise EncodeError(f"unknown relay action {self.action!r}")
         return (
             f.password(self.password_level, self.password)
             + f.operator(self.operator)
-            + bytes((RelayAction(self.action), self.reserved))
+            + bytes((self.action, self.reserved))
             + f.stamp6(self.valid_until)
         )
 
@@ -411,10 +424,9 @@ class RelayControl(Request):
     def from_data(cls, address: str, data: bytes, version: str) -> RelayControl:
         f.need(data, 16, "relay control")
         level, pw = f.password_from(data)
-        try:
-            action = RelayAction(data[8])
-        except ValueError:
-            raise DecodeError(f"relay control: unknown action N1={data[8]:02X}") from None
+        action = _ACTIONS.get(data[8])
+        if action is None:
+            raise DecodeError(f"relay control: unknown action N1={data[8]:02X}")
         until = f.STAMP6.decode(data[10:16])
         if until is None:
             raise DecodeError("relay control: valid-until of all zeros")
@@ -436,9 +448,9 @@ _BY_CODE = {
 
 def parse_request(frame: Frame, version: str = "2007") -> Request:
     """The meter's side: what does this master frame ask for?"""
-    if frame.is_reply:
-        raise DecodeError(f"control {frame.control:02X} is a reply, not a request")
-    cls = _BY_CODE[version].get(frame.control)
+    cls = _BY_CODE[version].get(frame.control)  # a reply's D7 keeps it out of this table
     if cls is None:
+        if frame.control & 0x80:
+            raise DecodeError(f"control {frame.control:02X} is a reply, not a request")
         raise DecodeError(f"control {frame.control:02X} is no DL/T 645-{version} request")
     return cls.from_data(frame.address, frame.data, version)

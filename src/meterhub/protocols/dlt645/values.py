@@ -53,7 +53,7 @@ class Number(Format):
     a register value, so 12345.67 kWh stays 12345.67.
     """
 
-    __slots__ = ("decimals", "signed", "_limit", "_quant")
+    __slots__ = ("decimals", "signed", "_limit", "_width")
 
     def __init__(self, pattern: str, size: int | None = None, signed: bool = False):
         int_part, _, frac = pattern.partition(".")
@@ -63,39 +63,60 @@ class Number(Format):
         self.signed = signed
         # the sign takes the top bit of the top nibble, leaving 0-7 for that digit
         self._limit = (8 if signed else 10) * 10 ** (2 * self.size - 1)
-        self._quant = Decimal(1).scaleb(-self.decimals)
+        self._width = 2 * self.size
 
     def decode(self, raw: bytes):
         if len(raw) != self.size:
             self._check(raw)
-        neg = False
-        if self.signed and raw[-1] & 0x80:
-            neg = True
-            raw = raw[:-1] + bytes((raw[-1] & 0x7F,))
         h = raw[::-1].hex()
+        sign = ""
+        if self.signed and h[0] > "7":
+            sign = "-"
+            h = "01234567"[int(h[0], 16) - 8] + h[1:]
         if not h.isdigit():
             raise DecodeError(f"{self.pattern}: not BCD: {raw.hex(' ').upper()}")
         d = self.decimals
         if d:
-            v = Decimal(f"{'-' if neg else ''}{h[:-d]}.{h[-d:]}")
-        else:
-            v = -int(h) if neg else int(h)
-        return v
+            return Decimal(sign + h[:-d] + "." + h[-d:])
+        return -int(h) if sign else int(h)
 
     def encode(self, value) -> bytes:
-        try:
-            v = value if isinstance(value, Decimal) else Decimal(str(value))
-            n = int(v.scaleb(self.decimals).to_integral_value(ROUND_HALF_UP))
-        except (InvalidOperation, ValueError, TypeError) as exc:
-            raise EncodeError(f"{self.pattern}: not a number: {value!r}") from exc
-        neg = n < 0
+        # fast path: the decimal string already has at most `decimals` places
+        text = str(value)
+        neg = text[:1] == "-"
         if neg:
+            text = text[1:]
+        whole, _, frac = text.partition(".")
+        d = self.decimals
+        if whole.isdigit() and (not frac or frac.isdigit()) and len(frac) <= d:
+            digits = (whole + frac + "0" * (d - len(frac))).lstrip("0")
+            w = self._width
+            if len(digits) < w or (len(digits) == w and digits[0] < ("8" if self.signed else ":")):
+                if not digits:
+                    neg = False
+                elif neg and not self.signed:
+                    raise EncodeError(f"{self.pattern} is unsigned, got {value}")
+                out = bytes.fromhex(digits.zfill(w))[::-1]
+                if neg:
+                    out = out[:-1] + bytes((out[-1] | 0x80,))
+                return out
+            raise EncodeError(f"{value} does not fit {self.pattern}")
+        else:
+            try:
+                v = value if isinstance(value, Decimal) else Decimal(str(value))
+                n = int(v.scaleb(d).to_integral_value(ROUND_HALF_UP))
+            except (InvalidOperation, ValueError, TypeError, OverflowError) as exc:
+                raise EncodeError(f"{self.pattern}: not a number: {value!r}") from exc
+            neg = n < 0
+            n = abs(n)
+        if neg and n:
             if not self.signed:
                 raise EncodeError(f"{self.pattern} is unsigned, got {value}")
-            n = -n
+        else:
+            neg = False
         if n >= self._limit:
             raise EncodeError(f"{value} does not fit {self.pattern}")
-        out = bytes.fromhex(f"{n:0{2 * self.size}d}")[::-1]
+        out = bytes.fromhex(f"{n:0{self._width}d}")[::-1]
         if neg:
             out = out[:-1] + bytes((out[-1] | 0x80,))
         return out
@@ -154,55 +175,81 @@ class Hex(Format):
         return bytes.fromhex(value) if isinstance(value, str) else bytes(value)
 
 
-# strftime spellings of the standard's date/time patterns (for encoding); decoding
-# slices the digits itself because strptime's %y puts 69-99 in the 1900s.
-_TIME_PATTERNS = {
-    "YYMMDDhhmmss": "%y%m%d%H%M%S",
-    "YYMMDDhhmm": "%y%m%d%H%M",
-    "YYMMDD": "%y%m%d",
-    "hhmmss": "%H%M%S",
-    "hhmm": "%H%M",
+# BCD byte <-> 0..99 by table lookup; -1 marks bytes that are not BCD.
+TO_BCD = bytes(int(f"{i:02d}", 16) for i in range(100))
+FROM_BCD = tuple(
+    (b >> 4) * 10 + (b & 15) if b >> 4 < 10 and b & 15 < 10 else -1 for b in range(256)
+)
+
+# pattern field -> (attribute, offset); the wire carries them in reverse order
+_FIELDS = {
+    "YY": ("year", 2000),
+    "MM": ("month", 0),
+    "DD": ("day", 0),
+    "hh": ("hour", 0),
+    "mm": ("minute", 0),
+    "ss": ("second", 0),
 }
 
 
-def _parse_stamp(pattern: str, h: str):
-    n = [int(h[i : i + 2]) for i in range(0, len(h), 2)]
-    if pattern[0] == "Y":
-        if len(n) == 3:
-            return date(2000 + n[0], n[1], n[2])
-        return datetime(2000 + n[0], n[1], n[2], *n[3:])
-    return time(*n)
-
-
 class Stamp(Format):
-    """BCD date/time. All-zero decodes to None: meters fill unused event records
-    with zeros, and that means "no event", not 2000-00-00."""
+    """BCD date/time (YYMMDDhhmmss, YYMMDDhhmm, YYMMDD, hhmmss, hhmm). All-zero
+    decodes to None: meters fill unused event records with zeros, and that
+    means "no event", not 2000-00-00."""
 
-    __slots__ = ("_fmt",)
+    __slots__ = ("_attrs", "_type")
 
     def __init__(self, pattern: str):
         super().__init__(pattern, len(pattern) // 2)
-        self._fmt = _TIME_PATTERNS[pattern]
+        fields = [_FIELDS[pattern[i : i + 2]] for i in range(0, len(pattern), 2)]
+        self._attrs = tuple(reversed(fields))  # wire order
+        self._type = datetime if pattern[0] == "Y" and len(fields) > 3 else (
+            date if pattern[0] == "Y" else time
+        )
 
     def decode(self, raw: bytes):
-        self._check(raw)
-        h = _digits(raw, self.pattern)
+        if len(raw) != self.size:
+            self._check(raw)
         if not any(raw):
             return None
+        if self.size == 6:  # YYMMDDhhmmss, the hot one: unrolled
+            F = FROM_BCD
+            ss, mi, hh, dd, mo, yy = F[raw[0]], F[raw[1]], F[raw[2]], F[raw[3]], F[raw[4]], F[raw[5]]
+            if min(ss, mi, hh, dd, mo, yy) >= 0:
+                try:
+                    return datetime(2000 + yy, mo, dd, hh, mi, ss)
+                except ValueError:
+                    pass
+        vals = [FROM_BCD[b] for b in raw]
+        if -1 in vals:
+            raise DecodeError(f"{self.pattern}: not BCD: {raw.hex(' ').upper()}")
+        vals.reverse()
+        if self._type is not time:
+            vals[0] += 2000
         try:
-            return _parse_stamp(self.pattern, h)
+            return self._type(*vals)
         except ValueError as exc:
-            raise DecodeError(f"{self.pattern}: not a valid date/time: {h}") from exc
+            raise DecodeError(f"{self.pattern}: not a valid date/time: {raw[::-1].hex()}") from exc
 
     def encode(self, value) -> bytes:
         if value is None:
             return bytes(self.size)
-        if self.pattern[0] == "Y" and not 2000 <= getattr(value, "year", 0) <= 2099:
-            raise EncodeError(f"{self.pattern}: {value!r} is not a date in 2000-2099")
+        if self.size == 6 and type(value) is datetime and 2000 <= value.year <= 2099:
+            T = TO_BCD
+            return bytes((T[value.second], T[value.minute], T[value.hour], T[value.day],
+                          T[value.month], T[value.year - 2000]))
         try:
-            return bytes.fromhex(value.strftime(self._fmt))[::-1]
-        except (AttributeError, ValueError) as exc:
+            vals = [getattr(value, a) - off for a, off in self._attrs]
+            if min(vals) < 0:
+                raise ValueError("negative field")
+            return bytes([TO_BCD[v] for v in vals])
+        except (AttributeError, IndexError, TypeError, ValueError) as exc:
             raise EncodeError(f"{self.pattern}: cannot encode {value!r}") from exc
+
+
+def _parse_stamp(pattern: str, h: str):
+    n = [int(h[i : i + 2]) for i in range(0, len(h), 2)]
+    return date(2000 + n[0], n[1], n[2])
 
 
 class DateWeek(Format):
