@@ -157,7 +157,7 @@ def _decode_time(data: bytes) -> tuple[Raw, bool]:
             if data[1] & 0x80:
                 return None, False
             return datetime(_year(data[3], data[4]), data[4] & 0x0F, data[3] & 0x1F,
-                            data[2] & 0x1F, data[1] & 0x3F, data[0] & 0x3F), bool(data[2] & 0x80)
+                            data[2] & 0x1F, data[1] & 0x3F, data[0] & 0x3F), False
         if n == 3:  # type J
             return time(data[2] & 0x1F, data[1] & 0x3F, data[0] & 0x3F), False
     except ValueError:  # day 0, month 13, 25 o'clock...: the meter says "not set"
@@ -173,7 +173,8 @@ def _encode_time(value, size: int) -> bytes:
         y = value.year % 100
         dm = bytes(((y & 0x07) << 5 | value.day, (y & 0x78) << 1 | value.month))
         hm = bytes((value.minute, value.hour))
-        return hm + dm if size == 4 else bytes((value.second,)) + hm + dm
+        # type I adds seconds in front and a week/DST byte (left 0: not known) behind
+        return hm + dm if size == 4 else bytes((value.second,)) + hm + dm + b"\x00"
     if size == 3 and isinstance(value, time):
         return bytes((value.second, value.minute, value.hour))
     raise MBusEncodeError(f"cannot encode {value!r} as a {size}-byte time point")
@@ -186,7 +187,7 @@ def _bcd(data: bytes) -> int | None:
     text = data[::-1].hex()
     if text.isdigit():
         return int(text)
-    if text[0] == "f" and text[1:].isdigit():  # top nibble F: negative (EN 13757-3 annex)
+    if text[:1] == "f" and text[1:].isdigit():  # top nibble F: negative (EN 13757-3 annex)
         return -int(text[1:]) if len(text) > 1 else None
     return None
 
