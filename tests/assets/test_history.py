@@ -86,3 +86,5 @@ def test_multiplier_is_ct_times_pt(collector):
 
     m = Meter(serial="E9", site=collector.site, address="1", ct_ratio=Decimal("50"), pt_ratio=Decimal("100"))
     assert m.multiplier == Decimal("5000")
+    assert m.multiplier_display == "5000"
+    assert Meter(ct_ratio=Decimal("0.50"), pt_ratio=Decimal("1.00")).multiplier_display == "0.5"

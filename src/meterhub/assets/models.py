@@ -226,6 +226,10 @@ class Meter(models.Model):
         """CT x PT: register value times this is the primary-side quantity."""
         return self.ct_ratio * self.pt_ratio
 
+    @property
+    def multiplier_display(self) -> str:
+        return format(self.multiplier.normalize(), "f")  # 50, 0.5 (not 50.0000, 5E+1)
+
 
 class EffectiveDated(models.Model):
     valid_from = models.DateTimeField(_("from"))

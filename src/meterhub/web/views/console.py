@@ -26,7 +26,8 @@ def dashboard(request):
         "meter_count": sum(meters_by_kind.values()),
         "meters_by_kind": [(Meter(kind=k).get_kind_display(), n) for k, n in sorted(meters_by_kind.items())],
         "customer_count": Customer.objects.filter(active=True).count(),
-        "recent": AuditEntry.objects.all()[:10] if can(request.user, roles.AUDIT_VIEW) else [],
+        # One line per import file, not one per imported row.
+        "recent": AuditEntry.objects.exclude(action="import")[:10] if can(request.user, roles.AUDIT_VIEW) else [],
     }
     return render(request, "web/dashboard.html", context)
 

@@ -53,7 +53,7 @@ REGISTRIES = [
     Registry("meter", Meter, forms.MeterForm, "meters", _("Meter"), _("Meters"),
              [("serial", _("Meter number")), ("get_kind_display", _("Kind")),
               ("get_protocol_display", _("Protocol")), ("address", _("Address")), ("collector", _("Collector")),
-              ("bus_port", _("Port")), ("multiplier", _("Multiplier")),
+              ("bus_port", _("Port")), ("multiplier_display", _("Multiplier")),
               ("get_payment_mode_display", _("Payment"))],
              search=["serial", "address", "model"], filters=["site", "kind", "protocol", "payment_mode"],
              related=["site", "collector"]),
