@@ -44,6 +44,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "meterhub.accounts.middleware.RequestContextMiddleware",
+    "meterhub.web.middleware.DisplayTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "meterhub.web.urls"

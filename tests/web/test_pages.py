@@ -130,3 +130,14 @@ def test_dashboard_counts(signed_in, collector, meter):
     client, _ = signed_in("readonly")
     response = client.get(reverse("dashboard"))
     assert response.context["meter_count"] == 1 and response.context["collector_count"] == 1
+
+
+def test_times_show_in_the_site_zone_and_forms_read_it(signed_in, collector, meter):
+    client, user = signed_in("operator")  # no zone of their own: the site's (Asia/Shanghai, UTC+8)
+    premise = Premise.objects.create(site=collector.site, unit="101")
+    client.post(reverse("meter-install", args=[meter.pk]), {"premise": premise.pk, "at": "2025-03-01T00:00"})
+    assert meter.installations.get().valid_from == datetime(2025, 2, 28, 16, 0, tzinfo=UTC)
+    assert "2025-03-01 00:00" in client.get(reverse("meter-detail", args=[meter.pk])).content.decode()
+    user.time_zone = "Europe/London"
+    user.save()
+    assert "2025-02-28 16:00" in client.get(reverse("meter-detail", args=[meter.pk])).content.decode()

@@ -2,6 +2,8 @@ from meterhub.accounts import context
 
 
 class RequestContextMiddleware:
+    """Per request: who is acting and from where, for the audit log."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 

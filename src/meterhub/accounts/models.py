@@ -16,6 +16,8 @@ class User(AbstractUser):
     full_name = models.CharField(_("full name"), max_length=150, blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+    # Pages show times in this zone; blank means the zone of the (first) site.
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
 
     def has_capability(self, capability: str) -> bool:
         return self.is_active and capability in capabilities_of(self.role)

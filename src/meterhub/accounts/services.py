@@ -31,7 +31,7 @@ def create_operator(*, username: str, role: str, password: str, full_name: str =
 
 @transaction.atomic
 def update_operator(user: User, *, actor=None, **fields) -> User:
-    allowed = {"role", "full_name", "email", "phone"}
+    allowed = {"role", "full_name", "email", "phone", "time_zone"}
     unknown = set(fields) - allowed
     if unknown:
         raise ValidationError(f"cannot change {', '.join(sorted(unknown))}")

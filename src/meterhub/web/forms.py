@@ -10,7 +10,7 @@ from meterhub.accounts.models import LoginEvent, User
 from meterhub.accounts.roles import Role
 from meterhub.assets import addresses
 from meterhub.assets.importing import IMPORTERS
-from meterhub.assets.models import Building, Collector, Customer, Meter, Premise, Site
+from meterhub.assets.models import Building, Collector, Customer, Meter, Premise, Site, validate_time_zone
 
 
 class LoginForm(AuthenticationForm):
@@ -141,7 +141,13 @@ class ImportForm(forms.Form):
 class OperatorForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = ["role", "full_name", "email", "phone"]
+        fields = ["role", "full_name", "email", "phone", "time_zone"]
+
+    def clean_time_zone(self):
+        value = self.cleaned_data["time_zone"]
+        if value:
+            validate_time_zone(value)
+        return value
 
 
 class NewOperatorForm(forms.Form):
