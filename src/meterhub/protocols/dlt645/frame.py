@@ -142,6 +142,8 @@ def decode_frame(raw: bytes) -> Frame:
         raw = bytes(raw)
     if raw[:1] != b"\x68":
         pre = len(raw) - len(raw.lstrip(b"\xfe"))
+        if not pre or raw[pre : pre + 1] != b"\x68":
+            raise FrameError("no 68 start byte (after any FE preamble)", raw)
         frame = decode_frame(raw[pre:])
         frame.preamble = pre
         return frame

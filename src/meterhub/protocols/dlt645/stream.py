@@ -22,6 +22,7 @@ stream is chunked:
   whose end byte is not where the length says is a `LengthError`; a wrong sum is
   a `ChecksumError`. In every case the parser steps one byte past that 68 and
   hunts again, so a good frame hidden inside a bad one is still found.
+* Bytes inside a reported bad frame are searched again but not counted as noise.
 * Noise is reported as one `Noise` event (exact count, a short sample) just
   before the next frame or error, or at end of stream.
 * The buffer only ever holds one unfinished frame after events are drained.
@@ -79,6 +80,9 @@ class StreamParser:
         self._noise = 0
         self._sample = bytearray()
         self._pending: list = []
+        # bytes of a reported bad frame are re-scanned (a good frame may hide in
+        # them) but not reported a second time as noise
+        self._covered = 0
         #: counters for monitoring: frames, errors, noise bytes
         self.stats = {"frames": 0, "errors": 0, "noise_bytes": 0}
 
@@ -94,6 +98,7 @@ class StreamParser:
         if self._pos:
             # compact: everything before _pos is consumed
             del self._buf[: self._pos]
+            self._covered = max(0, self._covered - self._pos)
             self._pos = 0
         if len(self._buf) + len(data) > self.max_buffer:
             raise BufferFull(
@@ -187,7 +192,7 @@ class StreamParser:
     def _skip(self, a: int, b: int) -> None:
         """Consume buf[a:b] (no frame start in it): fill is silent, the rest is noise."""
         seg = bytes(self._buf[a:b])
-        noise = seg.translate(None, _FILL)
+        noise = (seg if a >= self._covered else seg[self._covered - a :]).translate(None, _FILL)
         if noise:
             self._add_noise(noise)
         trailing = len(seg) - len(seg.rstrip(b"\xfe"))
@@ -196,7 +201,8 @@ class StreamParser:
 
     def _skip_start(self, i: int) -> None:
         """A 68 that does not start a frame is noise."""
-        self._add_noise(b"\x68")
+        if i >= self._covered:
+            self._add_noise(b"\x68")
         self._fe_run = 0
         self._pos = i + 1
 
@@ -218,6 +224,7 @@ class StreamParser:
     def _error(self, i: int, err: Dlt645Error):
         # step one byte past the bad 68 and hunt again
         self._pos = i + 1
+        self._covered = max(self._covered, i + len(getattr(err, "raw", b"")))
         self._fe_run = 0
         self.stats["errors"] += 1
         return self._emit(err)
