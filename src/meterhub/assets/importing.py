@@ -205,6 +205,7 @@ class Importer:
     kind = ""
     columns: tuple[str, ...] = ()
     aliases: dict[str, str] = {}  # header spellings only this kind understands
+    example: dict[str, str] = {}  # one filled-in row for the downloadable template
 
     def __init__(self):
         self.lookups = Lookups()
@@ -249,6 +250,8 @@ class Importer:
 
 class CollectorImporter(Importer):
     kind = "collectors"
+    example = {"code": "DTU-0001", "name": "Building 1", "site": "north", "transport": "dialin_tcp",
+               "registration_id": "860000000000001", "model": "DTU-4G"}
     columns = ("code", "name", "site", "transport", "registration_id", "host", "port", "serial_device", "model")
 
     def __init__(self):
@@ -281,6 +284,10 @@ class CollectorImporter(Importer):
 
 class MeterImporter(Importer):
     kind = "meters"
+    example = {"serial": "E240101000001", "site": "north", "kind": "electricity", "protocol": "dlt645_2007",
+               "address": "240101000001", "collector": "DTU-0001", "bus_port": "1", "baud_rate": "2400",
+               "phase": "single", "ct_ratio": "1", "pt_ratio": "1", "payment_mode": "prepaid", "switch": "relay",
+               "building": "B1", "unit": "101", "installed_on": "2025-01-01"}
     aliases = {"port": "bus_port", "端口": "bus_port"}
     columns = ("serial", "site", "kind", "protocol", "address", "collector", "bus_port", "baud_rate", "phase",
                "ct_ratio", "pt_ratio", "model", "payment_mode", "switch", "password", "operator_code",
@@ -353,6 +360,8 @@ class MeterImporter(Importer):
 
 class CustomerImporter(Importer):
     kind = "customers"
+    example = {"account_no": "N00001", "name": "王伟", "customer_class": "residential", "phone": "13800000000",
+               "language": "zh-hans", "site": "north", "building": "B1", "unit": "101", "move_in": "2025-01-01"}
     columns = ("account_no", "name", "customer_class", "phone", "email", "id_number", "language",
                "site", "building", "unit", "move_in")
 

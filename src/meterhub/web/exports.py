@@ -50,3 +50,16 @@ def _bold(sheet, text):
     cell = WriteOnlyCell(sheet, value=text)
     cell.font = Font(bold=True)
     return cell
+
+
+def import_template_xlsx(columns, example: dict) -> bytes:
+    """An empty import sheet: the column names in bold and one example row to overwrite."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("import")
+    for i, column in enumerate(columns, start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = max(12, len(column) + 2)
+    sheet.append([_bold(sheet, c) for c in columns])
+    sheet.append([example.get(c, "") for c in columns])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

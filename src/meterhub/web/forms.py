@@ -133,7 +133,8 @@ class MoveInForm(WhenForm):
 
 
 class ImportForm(forms.Form):
-    kind = forms.ChoiceField(label=_("what"), choices=[(k, k) for k in IMPORTERS])
+    kind = forms.ChoiceField(label=_("what"), choices=[
+        ("collectors", _("Collectors")), ("meters", _("Meters")), ("customers", _("Customers"))])
     file = forms.FileField(label=_("file (.csv or .xlsx)"))
     dry_run = forms.BooleanField(label=_("check only (dry run)"), required=False, initial=True)
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("reports/meter-register.xlsx", console.meter_register_export, name="report-meter-register"),
     path("settings/", console.settings_index, name="settings"),
     path("settings/import/", imports.import_page, name="import"),
+    path("settings/import/<str:kind>-template.xlsx", imports.import_template, name="import-template"),
     path("settings/operators/", operators.operator_list, name="operator-list"),
     path("settings/operators/new/", operators.operator_new, name="operator-new"),
     path("settings/operators/<int:pk>/", operators.operator_edit, name="operator-edit"),

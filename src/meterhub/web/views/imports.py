@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
@@ -10,6 +11,7 @@ from meterhub.accounts import roles
 from meterhub.assets.importing import IMPORTERS, import_file
 from meterhub.web import forms
 from meterhub.web.access import requires
+from meterhub.web.exports import import_template_xlsx
 
 MAX_ERRORS_SHOWN = 500
 
@@ -30,3 +32,14 @@ def import_page(request):
         "form": form, "report": report, "columns": columns,
         "errors": report.errors[:MAX_ERRORS_SHOWN] if report else [],
     })
+
+
+@requires(roles.ASSETS_IMPORT)
+def import_template(request, kind):
+    if kind not in IMPORTERS:
+        raise Http404(kind)
+    importer = IMPORTERS[kind]
+    response = HttpResponse(import_template_xlsx(importer.columns, importer.example),
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="meterhub-{kind}-template.xlsx"'
+    return response
