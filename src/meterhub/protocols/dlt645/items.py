@@ -192,7 +192,7 @@ def _items_2007() -> list[Item]:
     add(Item(0x02800004, "current active demand", Number("XX.XXXX", 3, True), "kW"))
     add(Item(0x02800005, "current reactive demand", Number("XX.XXXX", 3, True), "kvar"))
     add(Item(0x02800007, "meter temperature", Number("XXX.X", 2, True), "°C"))
-    add(Item(0x02800008, "clock battery voltage", Number("X.XX", 2), "V"))
+    add(Item(0x02800008, "clock battery voltage", Number("XX.XX", 2), "V"))
     add(Item(0x0280000A, "internal battery run time", Number("XXXXXXXX", 4), "min"))
     for base, label in ((0x03300D00, "meter-cover-open"), (0x03300E00, "terminal-cover-open")):
         add(Item(base, f"{label} count", COUNT3, ""))
