@@ -182,14 +182,13 @@ class ValueInfo:
     multiplier: int = field(default=1, compare=False)
     offset_exponent: int | None = field(default=None, compare=False)
     modifiers: tuple[str, ...] = field(default=(), compare=False)
-
-    @property
-    def is_time(self) -> bool:
-        return self.quantity in TIME_QUANTITIES
+    # precomputed for the decode loop (plain attribute reads, no set lookups per record)
+    is_time: bool = field(default=False, compare=False)
+    signed: bool = field(default=True, compare=False)
 
     @property
     def unsigned(self) -> bool:
-        return self.quantity in UNSIGNED_QUANTITIES
+        return not self.signed
 
     def encode(self) -> bytes:
         out = bytearray((self.vif,))
@@ -247,7 +246,8 @@ def value_info(vif: int, vifes: tuple[int, ...] = (), plain_text: str | None = N
         else:
             mods.append(COMBINABLE.get(c, f"vife_{c:02x}"))
     return ValueInfo(vif, tuple(vifes), plain_text, quantity, unit, exponent, mult, offset,
-                     tuple(mods))
+                     tuple(mods), quantity in TIME_QUANTITIES,
+                     quantity not in UNSIGNED_QUANTITIES)
 
 
 NO_VIB = ValueInfo(-1, (), None, "manufacturer_data", "", 0, 1, None, ())
