@@ -196,3 +196,76 @@ def test_describe_accepts_hex_text_and_reports_partial():
 
 def test_short_frame_type():
     assert decode_frame(snd_nke(1)) == ShortFrame(0x40, 1)
+
+
+# --- records and VIF tables: spot checks against EN 13757-3 ------------------------------
+
+from meterhub.protocols.mbus import (  # noqa: E402
+    MBusRecordError,
+    decode_records,
+    encode_record,
+    value_info,
+)
+
+
+@pytest.mark.parametrize(("vib", "quantity", "unit", "exponent", "mult"), [
+    ((0x07,), "energy", "kWh", 1, 1),  # 10 kWh
+    ((0x03,), "energy", "kWh", -3, 1),  # Wh
+    ((0x0E,), "energy", "MJ", 0, 1),  # MJ
+    ((0x13,), "volume", "m3", -3, 1),  # litre
+    ((0x26,), "operating_time", "s", 0, 3600),
+    ((0x2E,), "power", "kW", 0, 1),
+    ((0x44,), "volume_flow", "m3/h", -3, 60),  # 10^-3 m3/min
+    ((0x67,), "external_temperature", "°C", 0, 1),
+    ((0xFD, 0x48), "voltage", "V", -1, 1),
+    ((0xFD, 0x5C), "current", "A", 0, 1),
+    ((0xFD, 0x17), "error_flags", "", 0, 1),
+    ((0xFB, 0x01), "energy", "kWh", 3, 1),  # MWh
+    ((0xFB, 0x09), "energy", "MJ", 3, 1),  # GJ
+    ((0x93, 0x74), "volume", "m3", -5, 1),  # litre x 10^-2 (multiplicative VIFE)
+    ((0x93, 0x7D), "volume", "m3", 0, 1),  # litre x 1000
+])
+def test_vif_table(vib, quantity, unit, exponent, mult):
+    info = value_info(vib[0], tuple(vib[1:]))
+    assert (info.quantity, info.unit, info.exponent, info.multiplier) == (
+        quantity, unit, exponent, mult)
+
+
+def test_forward_backward_modifiers():
+    assert value_info(0x83, (0x3B,)).modifiers == ("forward",)
+    assert value_info(0x83, (0x3C,)).modifiers == ("backward",)
+
+
+@pytest.mark.parametrize(("wire", "raw"), [
+    ("0D 13 C2 34 12", 1234),  # LVAR C2h: 4-digit positive BCD
+    ("0D 13 D2 34 12", -1234),  # LVAR D2h: negative BCD
+    ("0D 13 E3 01 02 03", 0x030201),  # LVAR E3h: 3-byte binary
+    ("0D 78 03 43 42 41", "ABC"),  # text, sent last character first
+])
+def test_lvar(wire, raw):
+    (rec,) = decode_records(bytes.fromhex(wire))
+    assert rec.raw == raw
+
+
+def test_reserved_lvar_and_dif_are_typed_errors():
+    with pytest.raises(MBusRecordError):
+        decode_records(bytes.fromhex("0D 13 F8 00"))
+    with pytest.raises(MBusRecordError):
+        decode_records(bytes.fromhex("3F 13"))
+
+
+def test_invalid_values_are_none_never_numbers():
+    rec = decode_records(bytes.fromhex("0C 13 DD B4 EB DD"))[0]  # hex nibbles in BCD
+    assert rec.raw is None and rec.value is None and rec.to_dict()["invalid"] == "ddb4ebdd"
+    rec = decode_records(bytes.fromhex("04 6D 80 00 00 00"))[0]  # type F, IV bit set
+    assert rec.raw is None
+    rec = decode_records(bytes.fromhex("05 13 00 00 C0 7F"))[0]  # REAL32 NaN
+    assert rec.to_dict()["value"] is None
+    assert encode_record(decode_records(bytes.fromhex("0C 13 DD B4 EB DD"))[0]) == bytes.fromhex(
+        "0C 13 DD B4 EB DD")
+
+
+def test_negative_bcd_and_summer_time():
+    assert decode_records(bytes.fromhex("0A 13 34 F2"))[0].raw == -234
+    rec = decode_records(bytes.fromhex("04 6D 1E 8D 14 33"))[0]
+    assert rec.summer_time and rec.raw == datetime(2024, 3, 20, 13, 30)

@@ -9,6 +9,7 @@ Decimal for integers and BCD, so a meter reading is never rounded by a float.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -116,6 +117,8 @@ class DataRecord:
         value = self.value
         if isinstance(value, Decimal):
             value = int(value) if value == value.to_integral_value() else float(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            value = None  # NaN/inf from a REAL32: not a reading (strict JSON has no NaN)
         elif isinstance(value, bytes):
             value = value.hex()
         elif isinstance(value, date | time):
@@ -134,7 +137,7 @@ class DataRecord:
             d["modifiers"] = list(self.vib.modifiers)
         if self.more_records_follow:
             d["more_records_follow"] = True
-        if self.raw is None and self.data:
+        if (self.raw is None or value is None) and self.data:
             d["invalid"] = self.data.hex()
         return d
 
