@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meterhub.protocols import glow
@@ -173,6 +173,7 @@ json_values = st.recursive(
                         "glow/A/SENSOR/gasmeter", "glow", "", "x/y/SENSOR/z"]),
        st.one_of(json_values, st.dictionaries(st.sampled_from(["electricitymeter",
                                                                "gasmeter"]), json_values)))
+@settings(deadline=None)
 def test_never_anything_but_glow_error(topic, payload):
     try:
         msg = parse_message(topic, payload)
@@ -183,5 +184,6 @@ def test_never_anything_but_glow_error(topic, payload):
 
 
 @given(st.binary(max_size=200))
+@settings(deadline=None)
 def test_describe_never_raises_on_bytes(data):
     json.dumps(describe(data))

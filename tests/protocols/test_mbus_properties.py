@@ -88,7 +88,7 @@ def records(draw):
 
 
 @given(records())
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 def test_record_round_trip(rec):
     wire = encode_record(rec)
     (back,) = decode_records(wire)
@@ -98,12 +98,14 @@ def test_record_round_trip(rec):
 
 
 @given(st.lists(records(), max_size=8))
+@settings(deadline=None)
 def test_record_list_round_trip(recs):
     wire = b"".join(encode_record(r) for r in recs) + b"\x2f\x2f"  # idle filler at the end
     assert decode_records(wire) == recs
 
 
 @given(st.binary(max_size=40), st.booleans())
+@settings(deadline=None)
 def test_manufacturer_data_round_trip(data, more):
     wire = encode_record(record(0x13, 1, DataField.INT8)) + (b"\x1f" if more else b"\x0f") + data
     recs = decode_records(wire)
@@ -126,7 +128,7 @@ headers = st.builds(
 
 @given(headers, st.integers(0, 250), st.lists(records(), max_size=3), st.booleans(),
        st.booleans())
-@settings(suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 def test_rsp_ud_round_trip(header, address, recs, acd, dfc):
     try:
         wire = encode_rsp_ud(address, header, recs, acd=acd, dfc=dfc)
@@ -139,6 +141,7 @@ def test_rsp_ud_round_trip(header, address, recs, acd, dfc):
 
 
 @given(st.integers(0, 255), st.integers(0, 255), st.integers(0, 0xFFFF))
+@settings(deadline=None)
 def test_short_header_round_trip(access, status, signature):
     h = ShortHeader(access, status, signature)
     assert decode(encode_rsp_ud(1, h, [])).header == h
@@ -148,7 +151,7 @@ def test_short_header_round_trip(access, status, signature):
 
 
 @given(st.binary(max_size=300))
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 def test_record_decoder_only_raises_typed_errors(data):
     try:
         for rec in decode_records(data):
@@ -159,7 +162,7 @@ def test_record_decoder_only_raises_typed_errors(data):
 
 @given(st.sampled_from([0x70, 0x71, 0x72, 0x73, 0x76, 0x78, 0x7A, 0x52, 0x00]),
        st.binary(max_size=240))
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 def test_decode_only_raises_typed_errors(ci, data):
     wire = LongFrame(0x08, 1, ci, data).encode()
     try:
@@ -170,7 +173,7 @@ def test_decode_only_raises_typed_errors(ci, data):
 
 
 @given(st.binary(max_size=400))
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 def test_stream_parser_never_raises(data):
     parser = MBusStreamParser()
     for event in parser.feed(data):
@@ -198,7 +201,7 @@ def _key(event):
 
 
 @given(st.lists(pieces, max_size=10), st.lists(st.integers(1, 50), max_size=20))
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_stream_chunking_independence(parts, cuts):
     stream = b"".join(parts)
     whole = MBusStreamParser()
@@ -223,6 +226,7 @@ def test_stream_chunking_independence(parts, cuts):
                           st.integers(0, 250), st.binary(min_size=1, max_size=30)),
                 min_size=1, max_size=5),
        st.binary(max_size=20).filter(lambda b: not set(b) & {0xE5, 0x10, 0x68}))
+@settings(deadline=None)
 def test_stream_finds_every_frame_in_noise(frames, noise):
     events = MBusStreamParser().feed(noise + noise.join(frames))
     assert [e.encode() for e in events] == frames
