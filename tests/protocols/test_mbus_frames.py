@@ -269,3 +269,20 @@ def test_negative_bcd_and_summer_time():
     assert decode_records(bytes.fromhex("0A 13 34 F2"))[0].raw == -234
     rec = decode_records(bytes.fromhex("04 6D 1E 8D 14 33"))[0]
     assert rec.summer_time and rec.raw == datetime(2024, 3, 20, 13, 30)
+
+
+def test_frame_count_bit_sequence():
+    from meterhub.protocols.mbus import FrameCountBit
+
+    fcb = FrameCountBit(5)
+    assert fcb.reset() == snd_nke(5)
+    first = fcb.req_ud2()
+    assert decode_frame(first).control.fcb
+    assert fcb.req_ud2() == first  # a retry repeats the same FCB
+    fcb.answered()
+    assert not decode_frame(fcb.req_ud2()).control.fcb
+    fcb.answered()
+    assert fcb.req_ud2() == first
+    fcb.answered()
+    fcb.reset()
+    assert fcb.req_ud2() == first

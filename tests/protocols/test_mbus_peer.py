@@ -155,7 +155,9 @@ def test_peer_agrees_on_random_records(recs):
 
 _DATA = Path(os.environ.get("METERHUB_TESTDATA", Path(__file__).resolve().parents[3] / "shared"
                             / "testdata"))
-CAPTURES = sorted(p.name[:-4] for p in (_DATA / "mbus-libmbus").glob("*.hex"))
+# the peer has no fixed data structure decoder: leave out the CI 73h telegram
+CAPTURES = sorted(p.name[:-4] for p in (_DATA / "mbus-libmbus").glob("*.hex")
+                  if bytes.fromhex(p.read_text())[6:7] != b"\x73")
 # records where the peer is wrong (see docs): invalid BCD nibbles, binary LVAR, type I
 # dates, and the IV (invalid) bit of type F
 PEER_WRONG = {
@@ -168,8 +170,7 @@ PEER_WRONG = {
 def test_peer_agrees_on_libmbus_capture(name, testdata_dir):
     data = bytes.fromhex((testdata_dir / "mbus-libmbus" / f"{name}.hex").read_text())
     ours = decode(data)
-    if not isinstance(ours, VariableData):
-        pytest.skip("fixed data structure (CI 73h): the peer does not decode it")
+    assert isinstance(ours, VariableData)
     peer = _peer_records(data)
     wrong = PEER_WRONG.get(name, set())
     for idx, (p, o) in enumerate(zip(peer, ours.records)):  # noqa: B905 (binary LVAR)

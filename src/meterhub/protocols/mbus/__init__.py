@@ -25,6 +25,7 @@ from .errors import (
 from .frame import (
     CField,
     ControlFrame,
+    FrameCountBit,
     LongFrame,
     ShortFrame,
     SingleChar,
@@ -59,6 +60,7 @@ __all__ = [
     "DataField",
     "DataRecord",
     "FixedData",
+    "FrameCountBit",
     "Function",
     "LongFrame",
     "MBusApplicationError",

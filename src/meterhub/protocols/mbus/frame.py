@@ -12,7 +12,7 @@ stream parser in ``stream.py`` is what copes with noise between frames.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import MBusChecksumError, MBusEncodeError, MBusFrameError, MBusIncompleteError
 
@@ -253,3 +253,30 @@ def rsp_ud_frame(address: int, ci: int, data: bytes, acd: bool = False,
                  dfc: bool = False) -> bytes:
     c = RSP_UD | (C_ACD if acd else 0) | (C_DFC if dfc else 0)
     return LongFrame(c, address, ci, bytes(data)).encode()
+
+
+@dataclass(slots=True)
+class FrameCountBit:
+    """The master's FCB for one slave (EN 13757-2 5.4).
+
+    After SND_NKE the slave expects FCB = 1. The bit toggles after each request the
+    slave answered; a retry after a timeout repeats the same FCB, so a slave whose
+    answer was lost resends it instead of moving on (e.g. to the next telegram of a
+    multi-telegram readout).
+    """
+
+    address: int
+    fcb: bool = field(default=True)
+
+    def reset(self) -> bytes:
+        """SND_NKE for this slave; the next request carries FCB = 1."""
+        self.fcb = True
+        return snd_nke(self.address)
+
+    def req_ud2(self) -> bytes:
+        """REQ_UD2 with the current FCB (call again for a retry: same bytes)."""
+        return req_ud2(self.address, self.fcb)
+
+    def answered(self) -> None:
+        """The slave answered the last request: toggle for the next one."""
+        self.fcb = not self.fcb
