@@ -477,3 +477,17 @@ def test_describe_seal_and_status():
     assert d["value"]["changed_at"] == "2025-01-02T03:04:05"
     (d,) = describe(ReadReply.of(A, 0x04000503, 1 << 4).encode())
     assert d["value"]["relay_open"] is True
+
+
+# --- timing ------------------------------------------------------------------------
+
+
+def test_wire_time_and_reply_timeout():
+    from meterhub.protocols.dlt645 import REPLY_DELAY_MAX, reply_timeout, wire_time
+
+    raw = Read(A, 0x00010000).encode(4)  # 20 bytes
+    assert wire_time(len(raw), 2400) == pytest.approx(20 * 11 / 2400)  # 91.7 ms
+    assert REPLY_DELAY_MAX == 0.5
+    t = reply_timeout(len(raw), 2400, reply_bytes=24)
+    assert t == pytest.approx((20 + 24) * 11 / 2400 + 0.5)
+    assert reply_timeout(20, 9600) < reply_timeout(20, 1200)

@@ -87,6 +87,7 @@ from .seal import (
     seal_spec_for,
 )
 from .stream import END, NEED_DATA, StreamParser, parse_stream
+from .timing import REPLY_DELAY_MAX, reply_timeout, wire_time
 
 
 def parse(frame: Frame, version: str = "2007"):
@@ -117,4 +118,5 @@ __all__ = [
     "decode", "decode_frame", "describe", "describe_frame", "encode_frame", "error_bits",
     "error_byte", "item_table", "parse", "parse_reply", "parse_request", "parse_stream",
     "register_seal_spec", "scramble", "seal_spec_for", "unscramble",
+    "REPLY_DELAY_MAX", "reply_timeout", "wire_time",
 ]
