@@ -153,3 +153,62 @@ def test_finds_frames_in_arbitrary_noise(frames, noises):
     for f in frames:
         d = decode_frame(f)
         assert (d.address, d.control, d.data) in it  # subsequence, in order
+
+
+junk = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20),
+                 st.binary(max_size=20), st.dictionaries(st.text(max_size=8), st.integers(),
+                                                         max_size=3))
+
+
+@given(st.sampled_from(BY_FORMAT), junk)
+@settings(max_examples=400)
+def test_format_encode_fails_only_with_encode_error(item, value):
+    from meterhub.protocols.dlt645 import EncodeError
+
+    try:
+        raw = item.fmt.encode(value)
+    except EncodeError:
+        return
+    assert isinstance(raw, bytes)
+
+
+@given(st.sampled_from(BY_FORMAT), st.binary(max_size=70))
+@settings(max_examples=400)
+def test_format_decode_fails_only_with_decode_error(item, raw):
+    from meterhub.protocols.dlt645 import DecodeError
+
+    try:
+        item.fmt.decode(raw)
+    except DecodeError:
+        pass
+
+
+def _classes():
+    from meterhub.protocols.dlt645 import replies, requests
+
+    return [c for c in (*requests.REQUEST_CLASSES.values(), replies.ReadReply,
+                        replies.ReadFollowUpReply1997, replies.AddressReply, replies.Ack,
+                        replies.BaudReply, replies.PasswordReply, replies.ErrorReply)]
+
+
+@given(st.data())
+@settings(max_examples=500)
+def test_builders_fail_only_with_encode_error(data):
+    """Any junk in any field of any message: EncodeError or valid bytes, nothing else."""
+    import dataclasses
+
+    from meterhub.protocols.dlt645 import EncodeError
+
+    cls = data.draw(st.sampled_from(_classes()))
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    kwargs = {f.name: data.draw(junk | st.just(f.default), label=f.name) for f in fields
+              if f.default is not dataclasses.MISSING}
+    args = [data.draw(junk | st.just("123456789012"), label=f.name) for f in fields
+            if f.default is dataclasses.MISSING]
+    msg = cls(*args, **kwargs)
+    try:
+        raw = msg.encode(data.draw(st.integers(-1, 5) | junk, label="preamble"))
+    except EncodeError:
+        return
+    assert isinstance(raw, bytes)
+    decode_frame(raw)  # whatever was accepted is a well-formed frame

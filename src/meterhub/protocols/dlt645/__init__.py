@@ -14,6 +14,7 @@ which come out of the stream parser as events.
 
 from __future__ import annotations
 
+from .codec import decode, parse
 from .codes import (
     BAUD_BITS,
     ERR_BITS,
@@ -88,22 +89,6 @@ from .seal import (
 )
 from .stream import END, NEED_DATA, StreamParser, parse_stream
 from .timing import REPLY_DELAY_MAX, reply_timeout, wire_time
-
-
-def parse(frame: Frame, version: str = "2007"):
-    """A Request or Reply from a frame, by its direction bit."""
-    if frame.control & 0x80:
-        return parse_reply(frame, version)
-    return parse_request(frame, version)
-
-
-def decode(raw: bytes, version: str = "2007"):
-    """One complete frame's bytes -> Request or Reply (raises Dlt645Error)."""
-    frame = decode_frame(raw)
-    if frame.control & 0x80:
-        return parse_reply(frame, version)
-    return parse_request(frame, version)
-
 
 __all__ = [
     "Ack", "AddressReply", "BAUD_BITS", "BROADCAST", "BaudReply", "BroadcastTime",

@@ -30,8 +30,22 @@ def di_hex(di: int, version: str) -> str:
     return f"{di:08X}" if version == "2007" else f"{di:04X}"
 
 
+_CREDENTIALS: dict = {}
+
+
 def password(level: int, pw: str) -> bytes:
     """PA P0 P1 P2: the level byte, then the 6-digit password low byte first."""
+    # a head-end sends the same few credentials all day: remember their bytes
+    out = _CREDENTIALS.get((level, pw))
+    if out is not None:
+        return out
+    out = _password(level, pw)
+    if len(_CREDENTIALS) < 1024:
+        _CREDENTIALS[(level, pw)] = out
+    return out
+
+
+def _password(level: int, pw: str) -> bytes:
     try:
         if len(pw) == 6:
             return bytes((level,)) + bytes.fromhex(pw)[::-1]

@@ -121,14 +121,19 @@ class Frame:
 
 
 def encode_frame(address: str, control: int, data: bytes = b"", preamble: int = 0) -> bytes:
-    head, head_sum = _HEAD.get(address) or _head(address)
-    n = len(data)
-    if n > MAX_DATA or not 0 <= control <= 0xFF:
-        raise EncodeError(f"control {control} or data length {n} out of range")
-    data = data.translate(SCRAMBLE)
-    cs = (head_sum + control + n + sum(data)) & 0xFF
-    out = b"%b%c%c%b%c\x16" % (head, control, n, data, cs)
-    return b"\xfe" * preamble + out if preamble else out
+    try:
+        head, head_sum = _HEAD.get(address) or _head(address)
+        n = len(data)
+        if n > MAX_DATA or not 0 <= control <= 0xFF or type(data) is str:
+            raise EncodeError(f"control {control!r} or data length {n} out of range")
+        data = data.translate(SCRAMBLE)
+        cs = (head_sum + control + n + sum(data)) & 0xFF
+        out = b"%b%c%c%b%c\x16" % (head, control, n, data, cs)
+        return b"\xfe" * preamble + out if preamble else out
+    except EncodeError:
+        raise
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise EncodeError(f"cannot frame {address!r}, {control!r}, {data!r}: {exc}") from exc
 
 
 def decode_frame(raw: bytes) -> Frame:

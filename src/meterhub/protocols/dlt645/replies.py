@@ -24,6 +24,7 @@ from .errors import DecodeError, EncodeError
 from .frame import Frame, encode_frame
 from .items import ITEMS_1997, ITEMS_2007, ItemTable
 from .requests import REQUEST_CODES, baud_from
+from .values import _MISUSE
 
 
 class Reply:
@@ -39,10 +40,18 @@ class Reply:
         return b""
 
     def to_frame(self, preamble: int = 0) -> Frame:
-        return Frame(self.address, self.control(), self.payload(), preamble)
+        return Frame(self.address, *self._parts(), preamble)
 
     def encode(self, preamble: int = 0) -> bytes:
-        return encode_frame(self.address, self.control(), self.payload(), preamble)
+        return encode_frame(self.address, *self._parts(), preamble)
+
+    def _parts(self) -> tuple[int, bytes]:
+        try:
+            return self.control(), self.payload()
+        except EncodeError:
+            raise
+        except _MISUSE as exc:
+            raise EncodeError(f"{type(self).__name__}: {exc}") from exc
 
 
 @dataclass(slots=True)
@@ -68,6 +77,16 @@ class ReadReply(Reply):
         else:
             c = 0x92
         return c | FOLLOW_UP_BIT if self.follow_up else c
+
+    def encode(self, preamble: int = 0) -> bytes:
+        # the reply a simulated meter sends most: inlined control() and payload()
+        if self.seq is None and self.version == "2007":
+            try:
+                data = self.di.to_bytes(4, "little") + self.data
+            except (OverflowError, AttributeError, TypeError):
+                raise EncodeError(f"read reply: bad DI {self.di!r} or data {self.data!r}") from None
+            return encode_frame(self.address, 0xB1 if self.follow_up else 0x91, data, preamble)
+        return encode_frame(self.address, *self._parts(), preamble)
 
     def payload(self) -> bytes:
         out = f.di_bytes(self.di, self.version) + self.data
@@ -205,8 +224,7 @@ def _read(address, c, data, version):
     n = 4 if version == "2007" else 2
     if len(data) < n:
         raise DecodeError(f"read reply shorter than its {n}-byte data identifier")
-    cls = ReadFollowUpReply1997 if c & FUNCTION_MASK == Code1997.READ_FOLLOW_UP and (
-        version == "1997") else ReadReply
+    cls = ReadFollowUpReply1997 if c & 0x1F == 0x02 and version == "1997" else ReadReply
     return cls(address, int.from_bytes(data[:n], "little"), data[n:], bool(c & FOLLOW_UP_BIT),
                None, version)
 

@@ -15,6 +15,7 @@ from . import _fields as f
 from .codes import BAUD_BITS, BAUD_FROM_BITS, Code1997, Code2007, RelayAction
 from .errors import DecodeError, EncodeError
 from .frame import BROADCAST, WILDCARD, Frame, encode_frame
+from .values import _MISUSE
 
 #: kind -> control code, per edition
 REQUEST_CODES = {
@@ -47,6 +48,10 @@ REQUEST_CODES = {
 }
 
 
+# plain ints for the hot path (IntEnum arithmetic and lookups cost more)
+_CODES = {v: {k: int(c) for k, c in table.items()} for v, table in REQUEST_CODES.items()}
+
+
 class Request:
     """Behaviour shared by the request dataclasses."""
 
@@ -59,18 +64,24 @@ class Request:
         return b""
 
     def to_frame(self, preamble: int = 0) -> Frame:
-        try:
-            code = REQUEST_CODES[self.version][self.KIND]
-        except KeyError:
-            raise EncodeError(f"DL/T 645-{self.version} has no {self.KIND!r} frame") from None
-        return Frame(self.address, code, self.payload(), preamble)
+        return Frame(self.address, self._code(), self._payload(), preamble)
 
     def encode(self, preamble: int = 0) -> bytes:
+        return encode_frame(self.address, self._code(), self._payload(), preamble)
+
+    def _code(self) -> int:
         try:
-            code = REQUEST_CODES[self.version][self.KIND]
-        except KeyError:
+            return _CODES[self.version][self.KIND]
+        except (KeyError, TypeError):
             raise EncodeError(f"DL/T 645-{self.version} has no {self.KIND!r} frame") from None
-        return encode_frame(self.address, code, self.payload(), preamble)
+
+    def _payload(self) -> bytes:
+        try:
+            return self.payload()
+        except EncodeError:
+            raise
+        except _MISUSE as exc:
+            raise EncodeError(f"{type(self).__name__}: {exc}") from exc
 
 
 @dataclass(slots=True)
@@ -246,7 +257,7 @@ class Freeze(Request):
     KIND: ClassVar[str] = "freeze"
 
     def payload(self) -> bytes:
-        if len(self.when) != 8 or not self.when.isdigit():
+        if len(self.when) != 8 or not (self.when.isascii() and self.when.isdigit()):
             raise EncodeError(f"freeze time must be 8 digits MMDDhhmm, got {self.when!r}")
         return bytes.fromhex(self.when)[::-1]
 

@@ -96,6 +96,14 @@ class SealFormat(Format):
         return SealStatus(asset, sealed, self._stamp.decode(raw[n + 1 :]), state)
 
     def encode(self, value) -> bytes:
+        try:
+            return self._encode(value)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if isinstance(exc, EncodeError):
+                raise
+            raise EncodeError(f"seal item: cannot encode {value!r}: {exc}") from exc
+
+    def _encode(self, value) -> bytes:
         if isinstance(value, dict):
             value = SealStatus(
                 value["asset_number"], value.get("sealed"), value.get("changed_at"),
@@ -108,7 +116,8 @@ class SealFormat(Format):
             state = self.spec.open_value
         else:
             state = value.state_raw
-        if self.spec.asset_encoding == "bcd" and not str(value.asset_number).isdigit():
+        asset = str(value.asset_number)
+        if self.spec.asset_encoding == "bcd" and not (asset.isascii() and asset.isdigit()):
             raise EncodeError(f"seal asset number must be digits: {value.asset_number!r}")
         return (
             self._asset.encode(value.asset_number)

@@ -15,6 +15,23 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from .errors import DecodeError, EncodeError
 
+_MISUSE = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
+
+
+def typed_encode(fn):
+    """Turn a builder's stray TypeError/ValueError/... into an EncodeError."""
+
+    def encode(self, value):
+        try:
+            return fn(self, value)
+        except EncodeError:
+            raise
+        except _MISUSE as exc:
+            raise EncodeError(f"{self.pattern}: cannot encode {value!r}: {exc}") from exc
+
+    encode.__doc__ = fn.__doc__
+    return encode
+
 
 class Format:
     """Base: `size` bytes on the wire, `pattern` as written in the standard."""
@@ -81,45 +98,49 @@ class Number(Format):
         return -int(h) if sign else int(h)
 
     def encode(self, value) -> bytes:
-        # fast path: the decimal string already has at most `decimals` places
+        try:
+            return self._encode(value)
+        except EncodeError:
+            raise
+        except _MISUSE as exc:
+            raise EncodeError(f"{self.pattern}: cannot encode {value!r}: {exc}") from exc
+
+    def _encode(self, value) -> bytes:
         text = str(value)
         neg = text[:1] == "-"
         if neg:
             text = text[1:]
-        whole, _, frac = text.partition(".")
         d = self.decimals
-        if whole.isdigit() and (not frac or frac.isdigit()) and len(frac) <= d:
-            digits = (whole + frac + "0" * (d - len(frac))).lstrip("0")
-            w = self._width
-            if len(digits) < w or (len(digits) == w and digits[0] < ("8" if self.signed else ":")):
-                if not digits:
-                    neg = False
-                elif neg and not self.signed:
-                    raise EncodeError(f"{self.pattern} is unsigned, got {value}")
-                out = bytes.fromhex(digits.zfill(w))[::-1]
-                if neg:
-                    out = out[:-1] + bytes((out[-1] | 0x80,))
-                return out
-            raise EncodeError(f"{value} does not fit {self.pattern}")
+        # fast path: written with exactly `decimals` places (or an integer format)
+        if d:
+            digits = text[: -d - 1] + text[-d:] if text[-d - 1 : -d] == "." else ""
         else:
-            try:
-                v = value if isinstance(value, Decimal) else Decimal(str(value))
-                n = int(v.scaleb(d).to_integral_value(ROUND_HALF_UP))
-            except (InvalidOperation, ValueError, TypeError, OverflowError) as exc:
-                raise EncodeError(f"{self.pattern}: not a number: {value!r}") from exc
-            neg = n < 0
-            n = abs(n)
-        if neg and n:
+            digits = text
+        if not (digits.isascii() and digits.isdigit()):
+            digits = self._digits_slow(value)
+            neg = digits[:1] == "-"
+            if neg:
+                digits = digits[1:]
+        w = self._width
+        if len(digits) > w:
+            digits = digits.lstrip("0")
+        if len(digits) > w or (len(digits) == w and digits[0] >= ("8" if self.signed else ":")):
+            raise EncodeError(f"{value} does not fit {self.pattern}")
+        digits = digits.zfill(w)
+        if neg and digits.strip("0"):
             if not self.signed:
                 raise EncodeError(f"{self.pattern} is unsigned, got {value}")
-        else:
-            neg = False
-        if n >= self._limit:
-            raise EncodeError(f"{value} does not fit {self.pattern}")
-        out = bytes.fromhex(f"{n:0{self._width}d}")[::-1]
-        if neg:
-            out = out[:-1] + bytes((out[-1] | 0x80,))
-        return out
+            digits = "89abcdef"[ord(digits[0]) - 48] + digits[1:]  # D7 of the top byte
+        return bytes.fromhex(digits)[::-1]
+
+    def _digits_slow(self, value) -> str:
+        """Any other spelling (floats, exponents, more places): round half up."""
+        try:
+            v = value if isinstance(value, Decimal) else Decimal(str(value))
+            n = int(v.scaleb(self.decimals).to_integral_value(ROUND_HALF_UP))
+        except (InvalidOperation, ValueError, TypeError, OverflowError) as exc:
+            raise EncodeError(f"{self.pattern}: not a number: {value!r}") from exc
+        return str(n)
 
 
 class Digits(Format):
@@ -134,6 +155,7 @@ class Digits(Format):
         self._check(raw)
         return raw[::-1].hex().upper()
 
+    @typed_encode
     def encode(self, value) -> bytes:
         s = str(value)
         if len(s) != 2 * self.size:
@@ -153,6 +175,7 @@ class Ascii(Format):
         self._check(raw)
         return raw[::-1].rstrip(b"\0").decode("latin-1")
 
+    @typed_encode
     def encode(self, value) -> bytes:
         b = str(value).encode("latin-1", "replace")
         if len(b) > self.size:
@@ -171,6 +194,7 @@ class Hex(Format):
     def decode(self, raw: bytes) -> str:
         return raw.hex().upper()
 
+    @typed_encode
     def encode(self, value) -> bytes:
         return bytes.fromhex(value) if isinstance(value, str) else bytes(value)
 
@@ -231,6 +255,7 @@ class Stamp(Format):
         except ValueError as exc:
             raise DecodeError(f"{self.pattern}: not a valid date/time: {raw[::-1].hex()}") from exc
 
+    @typed_encode
     def encode(self, value) -> bytes:
         if value is None:
             return bytes(self.size)
@@ -268,6 +293,7 @@ class DateWeek(Format):
         except ValueError as exc:
             raise DecodeError(f"YYMMDDWW: not a valid date: {h}") from exc
 
+    @typed_encode
     def encode(self, value) -> bytes:
         if not 2000 <= value.year <= 2099:
             raise EncodeError(f"YYMMDDWW: year {value.year} outside 2000-2099")
@@ -287,9 +313,10 @@ class MonthDayTime(Format):
         h = _digits(raw, self.pattern)
         return f"{h[0:2]}-{h[2:4]}T{h[4:6]}:{h[6:8]}"
 
+    @typed_encode
     def encode(self, value) -> bytes:
         s = str(value).replace("-", "").replace("T", "").replace(":", "")
-        if len(s) != 8 or not s.isdigit():
+        if len(s) != 8 or not (s.isascii() and s.isdigit()):
             raise EncodeError(f"MMDDhhmm: cannot encode {value!r}")
         return bytes.fromhex(s)[::-1]
 
@@ -329,6 +356,14 @@ class Flags(Format):
         return out
 
     def encode(self, value) -> bytes:
+        try:
+            return self._encode(value)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if isinstance(exc, EncodeError):
+                raise
+            raise EncodeError(f"{self.pattern}: cannot encode {value!r}: {exc}") from exc
+
+    def _encode(self, value) -> bytes:
         if isinstance(value, int):
             word = value
         else:
@@ -367,7 +402,7 @@ class Record(Format):
     def encode(self, value) -> bytes:
         try:
             return b"".join(f.encode(value[name]) for name, f in self.fields)
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, IndexError) as exc:
             raise EncodeError(f"{self.pattern}: missing field {exc}") from exc
 
 
