@@ -78,3 +78,35 @@ def stamp6(dt: datetime) -> bytes:
 def need(data: bytes, n: int, what: str) -> None:
     if len(data) != n:
         raise DecodeError(f"{what}: data field is {len(data)} bytes, expected {n}")
+
+
+# password + operator code together, both ways: the credentials of write, clear and
+# control frames (2007). Bounded caches; a head-end uses a handful of credentials.
+_AUTH: dict = {}
+_AUTH_FROM: dict = {}
+
+
+def auth(level: int, pw: str, op: str) -> bytes:
+    """PA P0 P1 P2 C0 C1 C2 C3."""
+    key = (level, pw, op)
+    try:
+        return _AUTH[key]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable junk: let the packers say what is wrong
+        return password(level, pw) + operator(op)
+    out = password(level, pw) + operator(op)
+    if len(_AUTH) < 1024:
+        _AUTH[key] = out
+    return out
+
+
+def auth_from(data: bytes) -> tuple[int, str, str]:
+    """(level, password, operator) from the first 8 data bytes."""
+    raw = data[:8]
+    out = _AUTH_FROM.get(raw)
+    if out is None:
+        out = (data[0], data[3:0:-1].hex().upper(), data[7:3:-1].hex().upper())
+        if len(_AUTH_FROM) < 1024:
+            _AUTH_FROM[raw] = out
+    return out

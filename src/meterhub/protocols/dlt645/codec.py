@@ -4,9 +4,9 @@ dispatches on the control byte without building an intermediate `Frame`."""
 
 from __future__ import annotations
 
-from .frame import _ADDR_STR, UNSCRAMBLE, Frame, address_from_wire, decode_frame
-from .replies import _HANDLERS, parse_reply
-from .requests import _BY_CODE, parse_request
+from .frame import HEADERS, UNSCRAMBLE, Frame, decode_frame, header
+from .replies import _HANDLERS, ReadReply, parse_reply
+from .requests import _BY_CODE, Read, parse_request
 
 
 def parse(frame: Frame, version: str = "2007"):
@@ -20,22 +20,24 @@ def decode(raw: bytes, version: str = "2007"):
     """One complete frame's bytes -> Request or Reply (raises Dlt645Error)."""
     if type(raw) is not bytes:
         raw = bytes(raw)
+    hdr = HEADERS.get(raw[:8]) or header(raw[:8])
     n = len(raw)
-    if (
-        n < 12
-        or raw[0] != 0x68
-        or raw[7] != 0x68
-        or n != 12 + raw[9]
-        or raw[-1] != 0x16
-        or raw[-2] != sum(raw[:-2]) & 0xFF
-    ):
+    if hdr is None or n < 12 or n != 12 + raw[9] or raw[-1] != 0x16:
         # a preamble, or something wrong: the careful path decodes or raises precisely
-        frame = decode_frame(raw)
-        return parse(frame, version)
-    a = raw[1:7]
-    address = _ADDR_STR.get(a) or address_from_wire(a)
+        return parse(decode_frame(raw), version)
+    address, head_sum = hdr
     c = raw[8]
-    data = raw[10:-2].translate(UNSCRAMBLE)
+    scrambled = raw[10:-2]
+    if (head_sum + c + n - 12 + sum(scrambled)) & 0xFF != raw[-2]:
+        decode_frame(raw)  # raises ChecksumError
+    data = scrambled.translate(UNSCRAMBLE)
+    # the two frames a head-end sees most, without the dispatch tables
+    if version == "2007":
+        if c == 0x91 and n >= 16:
+            return ReadReply(address, int.from_bytes(data[:4], "little"), data[4:], False,
+                             None, "2007")
+        if c == 0x11 and n == 16:
+            return Read(address, int.from_bytes(data, "little"), None, None, "2007")
     if c & 0x80:
         handler = _HANDLERS[version].get(c)
         if handler is not None:

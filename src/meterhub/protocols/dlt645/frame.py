@@ -53,6 +53,9 @@ def checksum(data: bytes) -> int:
 _CACHE_MAX = 65536
 _HEAD: dict[str, tuple[bytes, int]] = {}
 _ADDR_STR: dict[bytes, str] = {}
+#: b'\x68' + wire address + b'\x68' -> (address, byte sum): one lookup checks both
+#: start bytes, names the meter and pre-sums the header on the decode side
+HEADERS: dict[bytes, tuple[str, int]] = {}
 
 
 def _head(address: str) -> tuple[bytes, int]:
@@ -67,6 +70,19 @@ def _head(address: str) -> tuple[bytes, int]:
     if len(_HEAD) >= _CACHE_MAX:
         _HEAD.clear()
     _HEAD[address] = entry = (head, sum(head))
+    header(head)
+    return entry
+
+
+def header(head: bytes) -> tuple[str, int] | None:
+    """(address, byte sum) of an 8-byte '68 A0..A5 68' header, or None if it is not one."""
+    entry = HEADERS.get(head)
+    if entry is None:
+        if len(head) != 8 or head[0] != START or head[7] != START:
+            return None
+        if len(HEADERS) >= _CACHE_MAX:
+            HEADERS.clear()
+        HEADERS[bytes(head)] = entry = (head[6:0:-1].hex().upper(), sum(head))
     return entry
 
 

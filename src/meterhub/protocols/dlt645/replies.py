@@ -21,9 +21,9 @@ from .codes import (
     error_byte,
 )
 from .errors import DecodeError, EncodeError
-from .frame import Frame, encode_frame
+from .frame import Frame, address_to_wire, encode_frame
 from .items import ITEMS_1997, ITEMS_2007, ItemTable
-from .requests import REQUEST_CODES, baud_from
+from .requests import _CODES, baud_from
 from .values import _MISUSE
 
 
@@ -34,7 +34,7 @@ class Reply:
     version: str
 
     def control(self) -> int:
-        return REQUEST_CODES[self.version][self.KIND] | DIRECTION_BIT
+        return _CODES[self.version][self.KIND] | DIRECTION_BIT
 
     def payload(self) -> bytes:
         return b""
@@ -140,7 +140,7 @@ class AddressReply(Reply):
     KIND: ClassVar[str] = "read address"
 
     def payload(self) -> bytes:
-        return f.ADDRESS12.encode(self.address)
+        return address_to_wire(self.address)
 
 
 @dataclass(slots=True)

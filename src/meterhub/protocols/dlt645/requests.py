@@ -239,8 +239,7 @@ class BroadcastTime(Request):
 
     @classmethod
     def from_data(cls, address: str, data: bytes, version: str) -> BroadcastTime:
-        f.need(data, 6, "broadcast time")
-        t = f.STAMP6.decode(data)
+        t = f.STAMP6.decode(data)  # checks the length
         if t is None:
             raise DecodeError("broadcast time of all zeros")
         return cls(t, address, version)
@@ -346,17 +345,17 @@ class _Authorised(Request):
     version: str = "2007"
 
     def payload(self) -> bytes:
-        out = f.password(self.password_level, self.password)
         if self.version == "2007":
-            out += f.operator(self.operator)
-        return out
+            return f.auth(self.password_level, self.password, self.operator)
+        return f.password(self.password_level, self.password)
 
     @classmethod
     def from_data(cls, address: str, data: bytes, version: str):
         f.need(data, 8 if version == "2007" else 4, cls.KIND)
+        if version == "2007":
+            return cls(address, *f.auth_from(data), version)
         level, pw = f.password_from(data)
-        op = f.operator_from(data[4:8]) if version == "2007" else "00000000"
-        return cls(address, level, pw, op, version)
+        return cls(address, level, pw, "00000000", version)
 
 
 @dataclass(slots=True)
@@ -386,18 +385,14 @@ class ClearEvent(Request):
     KIND: ClassVar[str] = "event clear"
 
     def payload(self) -> bytes:
-        return (
-            f.password(self.password_level, self.password)
-            + f.operator(self.operator)
-            + f.di_bytes(self.di, "2007")
-        )
+        return f.auth(self.password_level, self.password, self.operator) + f.di_bytes(
+            self.di, "2007")
 
     @classmethod
     def from_data(cls, address: str, data: bytes, version: str) -> ClearEvent:
         f.need(data, 12, "event clear")
-        level, pw = f.password_from(data)
-        return cls(address, int.from_bytes(data[8:12], "little"), level, pw,
-                   f.operator_from(data[4:8]), version)
+        level, pw, op = f.auth_from(data)
+        return cls(address, int.from_bytes(data[8:12], "little"), level, pw, op, version)
 
 
 _ACTIONS = {a.value: a for a in RelayAction}
@@ -425,23 +420,23 @@ class RelayControl(Request):
         if self.action not in _ACTIONS:
             raise EncodeError(f"unknown relay action {self.action!r}")
         return (
-            f.password(self.password_level, self.password)
-            + f.operator(self.operator)
+            f.auth(self.password_level, self.password, self.operator)
             + bytes((self.action, self.reserved))
             + f.stamp6(self.valid_until)
         )
 
     @classmethod
     def from_data(cls, address: str, data: bytes, version: str) -> RelayControl:
-        f.need(data, 16, "relay control")
-        level, pw = f.password_from(data)
+        if len(data) != 16:
+            f.need(data, 16, "relay control")
+        level, pw, op = f.auth_from(data)
         action = _ACTIONS.get(data[8])
         if action is None:
             raise DecodeError(f"relay control: unknown action N1={data[8]:02X}")
         until = f.STAMP6.decode(data[10:16])
         if until is None:
             raise DecodeError("relay control: valid-until of all zeros")
-        return cls(address, action, until, level, pw, f.operator_from(data[4:8]), data[9], version)
+        return cls(address, action, until, level, pw, op, data[9], version)
 
 
 REQUEST_CLASSES: dict[str, type] = {

@@ -98,40 +98,39 @@ class Number(Format):
         return -int(h) if sign else int(h)
 
     def encode(self, value) -> bytes:
-        try:
-            return self._encode(value)
+        try:  # zero-cost on 3.11 until something raises
+            text = str(value)
+            neg = text[:1] == "-"
+            if neg:
+                text = text[1:]
+            d = self.decimals
+            # fast path: written with exactly `decimals` places (or an integer format)
+            if d:
+                digits = text[: -d - 1] + text[-d:] if text[-d - 1 : -d] == "." else ""
+            else:
+                digits = text
+            if not (digits.isascii() and digits.isdigit()):
+                digits = self._digits_slow(value)
+                neg = digits[:1] == "-"
+                if neg:
+                    digits = digits[1:]
+            w = self._width
+            if len(digits) > w:
+                digits = digits.lstrip("0")
+            if len(digits) > w or (
+                len(digits) == w and digits[0] >= ("8" if self.signed else ":")
+            ):
+                raise EncodeError(f"{value} does not fit {self.pattern}")
+            digits = digits.zfill(w)
+            if neg and digits.strip("0"):
+                if not self.signed:
+                    raise EncodeError(f"{self.pattern} is unsigned, got {value}")
+                digits = "89abcdef"[ord(digits[0]) - 48] + digits[1:]  # D7 of the top byte
+            return bytes.fromhex(digits)[::-1]
         except EncodeError:
             raise
         except _MISUSE as exc:
             raise EncodeError(f"{self.pattern}: cannot encode {value!r}: {exc}") from exc
-
-    def _encode(self, value) -> bytes:
-        text = str(value)
-        neg = text[:1] == "-"
-        if neg:
-            text = text[1:]
-        d = self.decimals
-        # fast path: written with exactly `decimals` places (or an integer format)
-        if d:
-            digits = text[: -d - 1] + text[-d:] if text[-d - 1 : -d] == "." else ""
-        else:
-            digits = text
-        if not (digits.isascii() and digits.isdigit()):
-            digits = self._digits_slow(value)
-            neg = digits[:1] == "-"
-            if neg:
-                digits = digits[1:]
-        w = self._width
-        if len(digits) > w:
-            digits = digits.lstrip("0")
-        if len(digits) > w or (len(digits) == w and digits[0] >= ("8" if self.signed else ":")):
-            raise EncodeError(f"{value} does not fit {self.pattern}")
-        digits = digits.zfill(w)
-        if neg and digits.strip("0"):
-            if not self.signed:
-                raise EncodeError(f"{self.pattern} is unsigned, got {value}")
-            digits = "89abcdef"[ord(digits[0]) - 48] + digits[1:]  # D7 of the top byte
-        return bytes.fromhex(digits)[::-1]
 
     def _digits_slow(self, value) -> str:
         """Any other spelling (floats, exponents, more places): round half up."""
