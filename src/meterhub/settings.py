@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "meterhub.accounts",
     "meterhub.assets",
+    "meterhub.comms",
+    "meterhub.readings",
     "meterhub.web",
 ]
 

@@ -13,6 +13,8 @@ import click
 SUBCOMMANDS = {
     "web": ("meterhub.cli.server:web", "Serve the operator console and API."),
     "demo": ("meterhub.cli.server:demo", "Start everything on the embedded default with a demo site."),
+    "headend": ("meterhub.cli.headend:headend", "Run the head-end: collector sessions, read plans, commands."),
+    "simulate": ("meterhub.cli.simulate:simulate", "Run the simulated field: meters, seal chips, collectors."),
     "migrate": ("meterhub.cli.admin:migrate", "Create or upgrade the database schema."),
     "user": ("meterhub.cli.admin:user", "Add, disable and re-enable operator accounts."),
     "import": ("meterhub.cli.importing:import_", "Import collectors, meters or customers (CSV/Excel)."),

@@ -1,0 +1,28 @@
+"""`meterhub headend`: the master station process."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from meterhub.cli import setup_django
+
+
+@click.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address collectors dial in to.")
+@click.option("--port", default=9100, show_default=True, type=int)
+@click.option("--node", default=None, help="Name of this head-end in logs and the command queue (default: host name).")
+def headend(host, port, node):
+    """Accept collectors, run read plans, carry out queued commands.
+
+    Several head-ends may run against one PostgreSQL: each serves the collectors that
+    connect to it and claims only commands for those.
+    """
+    setup_django()
+    from meterhub.runtime import run_headend
+
+    try:
+        asyncio.run(run_headend(host, port, node))
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,1 @@
+"""Communication records: collector link history and state, per-meter communication status."""

@@ -1,0 +1,160 @@
+"""One bus behind one collector connection: exactly one request outstanding at a time.
+
+A `BusSession` is the single owner of its connection. A reader task turns incoming
+bytes into frames; `transact()` writes a request and waits for the frame that answers
+it, or a deadline from the bus timing rules. Callers queue on a lock, so two frames
+are never on the bus at once, whatever asks (read plans, on-demand reads, commands).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+from meterhub.headend import timing
+from meterhub.headend.framing import framing_for
+from meterhub.headend.link import DEFAULT_LINK, LinkSpec, strip_heartbeats
+
+log = logging.getLogger(__name__)
+
+
+class BusError(Exception):
+    """A transaction did not produce an answer."""
+
+    kind = "error"
+
+
+class NoReply(BusError):
+    kind = "no_reply"
+
+
+class CollectorGone(BusError):
+    kind = "offline"
+
+
+@dataclass
+class BusStats:
+    requests: int = 0
+    replies: int = 0
+    timeouts: int = 0
+    noise_events: int = 0
+    bad_frames: int = 0
+    unsolicited: int = 0
+    heartbeats: int = 0
+    busy_s: float = 0.0
+    last_rx: float = field(default_factory=time.monotonic)
+
+
+class BusSession:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, protocol: str,
+                 baud: int = 2400, link: LinkSpec = DEFAULT_LINK, link_latency_s: float = 0.3,
+                 name: str = "", initial: bytes = b""):
+        self.reader, self.writer = reader, writer
+        self.protocol, self.baud, self.link = protocol, baud, link
+        self.link_latency_s = link_latency_s
+        self.name = name
+        self.stats = BusStats()
+        self._framing = framing_for(protocol)
+        self._lock = asyncio.Lock()
+        self._waiting: tuple[bytes, asyncio.Future] | None = None
+        self._closed = asyncio.Event()
+        self._initial = initial
+        self._reader_task = asyncio.create_task(self._read_loop(), name=f"bus-reader {name}")
+
+    # --- receiving ---------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        try:
+            if self._initial:
+                self._receive(self._initial)
+            while True:
+                data = await self.reader.read(4096)
+                if not data:
+                    break
+                self._receive(data)
+        except (ConnectionError, OSError) as exc:
+            log.info("%s: connection lost: %s", self.name, exc)
+        finally:
+            self._closed.set()
+            self._fail_waiting(CollectorGone(f"{self.name}: collector disconnected"))
+
+    def _receive(self, data: bytes) -> None:
+        self.stats.last_rx = time.monotonic()
+        data, beats = strip_heartbeats(data, self.link)
+        self.stats.heartbeats += beats
+        if not data:
+            return
+        for event in self._framing.events(data):
+            if not self._framing.is_frame(event):
+                if type(event).__name__ == "Noise":
+                    self.stats.noise_events += 1
+                else:
+                    self.stats.bad_frames += 1
+                log.debug("%s: %s", self.name, event)
+                continue
+            waiting = self._waiting
+            if waiting and not waiting[1].done() and self._framing.answers(waiting[0], event):
+                waiting[1].set_result(event)
+            else:
+                self.stats.unsolicited += 1
+                log.debug("%s: unsolicited frame %r", self.name, event)
+
+    def _fail_waiting(self, error: BusError) -> None:
+        if self._waiting and not self._waiting[1].done():
+            self._waiting[1].set_exception(error)
+
+    # --- sending -----------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    async def transact(self, request: bytes, *, expect_reply: bool = True, timeout: float | None = None):
+        """Put one request on the bus and return the frame that answers it.
+
+        Raises NoReply after the deadline the bus timing implies, CollectorGone if the
+        connection is lost. With expect_reply=False (broadcasts) waits for the request's
+        own wire time so the next frame does not collide with it.
+        """
+        async with self._lock:
+            if self.closed:
+                raise CollectorGone(f"{self.name}: collector is offline")
+            loop = asyncio.get_running_loop()
+            future = loop.create_future()
+            self._waiting = (request, future)
+            started = time.monotonic()
+            self.stats.requests += 1
+            try:
+                self.writer.write(request)
+                await self.writer.drain()
+                if not expect_reply:
+                    await asyncio.sleep(timing.wire_time(len(request), self.baud) + self.link_latency_s)
+                    return None
+                deadline = timeout or timing.reply_deadline(len(request), self.baud, self.link_latency_s)
+                try:
+                    frame = await asyncio.wait_for(future, deadline)
+                except TimeoutError:
+                    self.stats.timeouts += 1
+                    raise NoReply(f"{self.name}: no reply within {deadline:.2f} s") from None
+                self.stats.replies += 1
+                return frame
+            except (ConnectionError, OSError) as exc:
+                raise CollectorGone(f"{self.name}: {exc}") from exc
+            finally:
+                self._waiting = None
+                self.stats.busy_s += time.monotonic() - started
+
+    async def close(self) -> None:
+        self._reader_task.cancel()
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        with contextlib.suppress(BaseException):
+            await self._reader_task
+        self._closed.set()
+        self._fail_waiting(CollectorGone(f"{self.name}: session closed"))
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()

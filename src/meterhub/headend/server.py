@@ -1,0 +1,215 @@
+"""The master station: accepts collectors, owns one BusSession per bus, reads meters.
+
+One `HeadEnd` per process. It never touches the database: the fleet comes from a loader
+and everything it learns goes to a BatchSink, both run in threads by the caller's
+wiring (`meterhub headend`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from meterhub.headend import meter_io, quantities
+from meterhub.headend.blocking import Blocking
+from meterhub.headend.bus import BusError, BusSession, CollectorGone
+from meterhub.headend.fleet import Fleet
+from meterhub.headend.link import DEFAULT_LINK, RegistrationError, RegistrationParser
+from meterhub.headend.records import CommRecord, LinkRecord, ReadingRecord
+from meterhub.headend.sink import BatchSink
+
+log = logging.getLogger(__name__)
+
+REGISTRATION_TIMEOUT_S = 10.0
+IDLE_TIMEOUT_S = 300.0  # no byte (not even a heartbeat) for this long: the link is dead
+FLEET_REFRESH_S = 60.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class HeadEnd:
+    def __init__(self, load_fleet: Callable[[], Fleet], sink: BatchSink, *, node: str | None = None,
+                 idle_timeout_s: float = IDLE_TIMEOUT_S, thread_finalizer: Callable[[], None] | None = None):
+        self._load_fleet = load_fleet
+        self.blocking = Blocking(thread_finalizer)
+        self.sink = sink
+        sink.offload = self.blocking.run
+        self.fleet = Fleet()
+        self.sessions: dict[tuple[str, int], BusSession] = {}
+        self.node = node or socket.gethostname()
+        self.idle_timeout_s = idle_timeout_s
+        self._servers: list[asyncio.AbstractServer] = []
+        self._tasks: set[asyncio.Task] = set()
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 9100) -> int:
+        """Load the fleet, start the sink and the collector listener; returns the bound port."""
+        await self.refresh_fleet()
+        self.sink.start()
+        server = await asyncio.start_server(self._on_connect, host, port, limit=1 << 16)
+        self._servers.append(server)
+        self._spawn(self._refresh_loop(), "fleet-refresh")
+        self._spawn(self._idle_watch(), "idle-watch")
+        bound = server.sockets[0].getsockname()[1]
+        log.info("head-end %s listening for collectors on %s:%s", self.node, host, bound)
+        return bound
+
+    async def close(self) -> None:
+        for server in self._servers:
+            server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for session in list(self.sessions.values()):
+            await session.close()
+        await self.sink.close()
+        await self.blocking.close()
+
+    def _spawn(self, coro, name: str) -> asyncio.Task:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def refresh_fleet(self) -> None:
+        self.fleet = await self.blocking.run(self._load_fleet)
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLEET_REFRESH_S)
+            try:
+                await self.refresh_fleet()
+            except Exception:
+                log.exception("fleet refresh failed; keeping the previous snapshot")
+
+    async def _idle_watch(self) -> None:
+        import time
+
+        while True:
+            await asyncio.sleep(min(30.0, self.idle_timeout_s / 2))
+            now = time.monotonic()
+            for session in list(self.sessions.values()):
+                if now - session.stats.last_rx > self.idle_timeout_s and not session._lock.locked():
+                    log.info("%s: idle for %.0f s, closing", session.name, now - session.stats.last_rx)
+                    await session.close()
+
+    # --- collectors ------------------------------------------------------------------------
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        peer_text = f"{peer[0]}:{peer[1]}" if peer else ""
+        parser = RegistrationParser(DEFAULT_LINK)
+        try:
+            async with asyncio.timeout(REGISTRATION_TIMEOUT_S):
+                result = None
+                while result is None:
+                    data = await reader.read(256)
+                    if not data:
+                        raise RegistrationError("closed before registering")
+                    result = parser.feed(data)
+        except (TimeoutError, RegistrationError, ConnectionError, OSError) as exc:
+            self._refuse(writer, "", 1, peer_text, f"no registration: {exc}")
+            return
+        registration, rest = result
+        collector = self.fleet.collectors.get(registration.registration_id)
+        if collector is None:
+            await self.refresh_fleet()  # it may have been registered a moment ago
+            collector = self.fleet.collectors.get(registration.registration_id)
+        if collector is None or not collector.enabled:
+            why = "unknown registration id" if collector is None else "collector disabled"
+            self._refuse(writer, registration.registration_id, registration.port, peer_text, why)
+            return
+        await self._serve(collector, registration.port, reader, writer, peer_text, rest)
+
+    def _refuse(self, writer, registration_id: str, port: int, peer: str, reason: str) -> None:
+        log.warning("refused collector %r from %s: %s", registration_id, peer, reason)
+        self.sink.put(LinkRecord(utcnow(), registration_id, port, "refused", peer, reason))
+        with contextlib.suppress(Exception):
+            writer.close()
+
+    async def _serve(self, collector, port: int, reader, writer, peer: str, initial: bytes) -> None:
+        key = (collector.registration_id, port)
+        bus = self.fleet.bus(*key)
+        session = BusSession(reader, writer, protocol=bus.protocol, baud=bus.baud,
+                             link_latency_s=collector.link_latency_s, name=f"{collector.code}:{port}",
+                             initial=initial)
+        old = self.sessions.get(key)
+        self.sessions[key] = session
+        if old is not None:
+            # The collector came back from a new address (4G re-attach): the old socket is dead.
+            self.sink.put(LinkRecord(utcnow(), collector.registration_id, port, "replaced", peer,
+                                     "reconnected while the previous connection was open"))
+            await old.close()
+        self.sink.put(LinkRecord(utcnow(), collector.registration_id, port, "online", peer))
+        log.info("collector %s port %s online from %s", collector.code, port, peer)
+        await session.wait_closed()
+        if self.sessions.get(key) is session:
+            del self.sessions[key]
+            self.sink.put(LinkRecord(utcnow(), collector.registration_id, port, "offline", peer))
+            log.info("collector %s port %s offline", collector.code, port)
+
+    def session_for(self, meter: meter_io.MeterRef) -> BusSession:
+        session = self.sessions.get((meter.collector, meter.bus_port))
+        if session is None or session.closed:
+            raise CollectorGone(f"collector of meter {meter.serial} is offline")
+        return session
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def read_meter(self, serial: str, dis: list[int], *, source: str = "on_demand",
+                         ts: datetime | None = None) -> dict[int, object]:
+        """Read data items from a meter now; values or the BusError for each item.
+
+        Readings and the communication result go to the sink, stamped `ts` (the plan's
+        slot for scheduled reads, so a repeated read of the same slot is idempotent).
+        """
+        meter = self.fleet.meters.get(serial)
+        if meter is None:
+            raise KeyError(f"unknown meter {serial!r}")
+        try:
+            session = self.session_for(meter)
+        except CollectorGone as exc:
+            self.sink.put(CommRecord(meter.id, utcnow(), False, str(exc)))
+            return dict.fromkeys(dis, exc)
+        values = await meter_io.read_items(session, meter, dis)
+        self._publish(meter, values, source, ts or utcnow())
+        return values
+
+    def _publish(self, meter, values: dict, source: str, ts: datetime) -> None:
+        errors = [v for v in values.values() if isinstance(v, BusError)]
+        self.sink.put(CommRecord(meter.id, utcnow(), not errors or len(errors) < len(values),
+                                 str(errors[0])[:200] if errors else ""))
+        for di, value in values.items():
+            quantity = quantities.quantity_for(meter.version, di)
+            if quantity is None or isinstance(value, BusError) or value is None:
+                continue
+            try:
+                raw = value if not isinstance(value, (int, float)) else type(value)(value)
+                from decimal import Decimal
+
+                raw = Decimal(str(raw))
+            except (ArithmeticError, ValueError, TypeError):
+                continue
+            self.sink.put(ReadingRecord(meter.id, quantity.name, ts, raw, meter.ratio(quantity.scale),
+                                        quantity.unit, source))
+
+    async def poll_bus(self, key: tuple[str, int], dis_for, *, source: str = "scheduled",
+                       ts: datetime | None = None) -> int:
+        """Read every meter on one bus, one after another. Returns meters read successfully."""
+        bus = self.fleet.buses.get(key)
+        if bus is None:
+            return 0
+        ok = 0
+        for meter in bus.meters:
+            values = await self.read_meter(meter.serial, dis_for(meter), source=source, ts=ts)
+            if any(not isinstance(v, BusError) for v in values.values()):
+                ok += 1
+            elif any(isinstance(v, CollectorGone) for v in values.values()):
+                break  # the rest of this bus is unreachable too
+        return ok

@@ -1,0 +1,1 @@
+"""The readings store: register and interval values per meter, quantity and time."""

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ReadingsConfig(AppConfig):
+    name = "meterhub.readings"
+    label = "readings"
+    verbose_name = _("Readings")
