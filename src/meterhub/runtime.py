@@ -15,6 +15,7 @@ from django.db import connections
 from meterhub.comms import commands, plans
 from meterhub.comms.fleet import load_fleet
 from meterhub.comms.store import write_batch
+from meterhub.headend.glow_feed import GlowFeed
 from meterhub.headend.schedule import Scheduler
 from meterhub.headend.server import HeadEnd
 from meterhub.headend.sink import BatchSink
@@ -32,11 +33,15 @@ def build_headend(node: str | None = None) -> tuple[HeadEnd, Scheduler, CommandW
     return headend, scheduler, worker
 
 
-async def run_headend(host: str, port: int, node: str | None = None, ready: asyncio.Event | None = None) -> None:
+async def run_headend(host: str, port: int, node: str | None = None, ready: asyncio.Event | None = None,
+                      mqtt: tuple[str, int] | None = None, glow_prefix: str = "glow") -> None:
     headend, scheduler, worker = build_headend(node)
     bound = await headend.start(host, port)
     tasks = [asyncio.create_task(scheduler.run(), name="scheduler"),
              asyncio.create_task(worker.run(), name="command-worker")]
+    if mqtt is not None:
+        feed = GlowFeed(headend, host=mqtt[0], port=mqtt[1], prefix=glow_prefix)
+        tasks.append(asyncio.create_task(feed.run(), name="glow-feed"))
     log.info("head-end running on %s:%s", host, bound)
     if ready is not None:
         ready.set()

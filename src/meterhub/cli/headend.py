@@ -13,7 +13,9 @@ from meterhub.cli import setup_django
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address collectors dial in to.")
 @click.option("--port", default=9100, show_default=True, type=int)
 @click.option("--node", default=None, help="Name of this head-end in logs and the command queue (default: host name).")
-def headend(host, port, node):
+@click.option("--mqtt", default=None, metavar="HOST:PORT", help="Subscribe to Glow feeds on this MQTT broker.")
+@click.option("--glow-prefix", default="glow", show_default=True, help="Topic prefix the Glow devices publish under.")
+def headend(host, port, node, mqtt, glow_prefix):
     """Accept collectors, run read plans, carry out queued commands.
 
     Several head-ends may run against one PostgreSQL: each serves the collectors that
@@ -23,6 +25,10 @@ def headend(host, port, node):
     from meterhub.runtime import run_headend
 
     try:
-        asyncio.run(run_headend(host, port, node))
+        broker = None
+        if mqtt:
+            mqtt_host, _, mqtt_port = mqtt.rpartition(":")
+            broker = (mqtt_host or "127.0.0.1", int(mqtt_port or 1883))
+        asyncio.run(run_headend(host, port, node, mqtt=broker, glow_prefix=glow_prefix))
     except KeyboardInterrupt:
         pass

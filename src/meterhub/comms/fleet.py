@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meterhub.assets.models import Collector, Meter, Protocol
+from meterhub.assets.models import Collector, Meter
 from meterhub.headend.fleet import CollectorRef, Fleet
 from meterhub.headend.meter_io import MeterRef
 
@@ -17,12 +17,12 @@ def meter_ref(meter: Meter) -> MeterRef:
 
 
 def load_fleet() -> Fleet:
-    """Every enabled collector and active bus meter (Glow meters come over MQTT, not a bus)."""
+    """Every collector, and every active meter: on its bus, or by device id for MQTT feeds."""
     collectors = [
         CollectorRef(id=c.pk, code=c.code, registration_id=c.registration_id, transport=c.transport,
                      host=c.host, port=c.port, enabled=c.enabled)
         for c in Collector.objects.all()
     ]
-    meters = [meter_ref(m) for m in Meter.objects.filter(active=True).exclude(protocol=Protocol.GLOW_MQTT)
+    meters = [meter_ref(m) for m in Meter.objects.filter(active=True)
               .select_related("collector").order_by("collector_id", "bus_port", "address")]
     return Fleet.build(collectors, meters)

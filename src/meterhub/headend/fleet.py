@@ -37,12 +37,16 @@ class Fleet:
     collectors: dict[str, CollectorRef] = field(default_factory=dict)  # by registration id
     buses: dict[tuple[str, int], BusRef] = field(default_factory=dict)
     meters: dict[str, MeterRef] = field(default_factory=dict)  # by serial
+    glow: dict[str, MeterRef] = field(default_factory=dict)  # MQTT feed meters by device id
 
     @classmethod
     def build(cls, collectors: list[CollectorRef], meters: list[MeterRef]) -> Fleet:
         fleet = cls(collectors={c.registration_id: c for c in collectors})
         for meter in meters:
             fleet.meters[meter.serial] = meter
+            if meter.protocol == "glow_mqtt":
+                fleet.glow[meter.address.upper()] = meter
+                continue
             if not meter.collector:
                 continue
             key = (meter.collector, meter.bus_port)
