@@ -6,8 +6,8 @@
 
 The property: on any bytes, chunked any way, the codec yields Frames and
 `Dlt645Error` instances and raises nothing else. Every frame found is also pushed
-through parse() (both editions) and describe_frame(), where only a
-`Dlt645Error` may come out. Prints one JSON report; exit status 1 if anything
+through parse() (both editions) and describe_frame(), and the raw input through
+decode_frame() and decode(); there too only a `Dlt645Error` may come out. Prints one JSON report; exit status 1 if anything
 else was raised.
 
 Engines: `atheris` (coverage-guided libFuzzer; `pip install atheris`, not a
@@ -76,6 +76,7 @@ def _check(data: bytes, cuts: list[int]) -> None:
         Dlt645Error,
         Frame,
         StreamParser,
+        decode,
         decode_frame,
         describe_frame,
         parse,
@@ -107,6 +108,11 @@ def _check(data: bytes, cuts: list[int]) -> None:
         decode_frame(data)
     except Dlt645Error as exc:
         STATS[f"decode_frame:{exc.kind}"] += 1
+    for version in ("2007", "1997"):  # the one-call fast path, straight on the bytes
+        try:
+            decode(data, version)
+        except Dlt645Error as exc:
+            STATS[f"decode:{exc.kind}"] += 1
 
 
 def _record_failure(data: bytes, exc: BaseException) -> None:

@@ -338,8 +338,8 @@ def test_status_words_4_to_7_per_phase_faults():
         flags = ITEMS_2007.decode(di, (0b1_1000_0001).to_bytes(2, "little"))[1]
         assert flags["loss_of_voltage"] and flags["phase_break"] and flags["current_break"]
         assert not flags["overvoltage"], n
-    f7 = ITEMS_2007.decode(0x04000507, (1 << 9).to_bytes(2, "little"))[1]
-    assert f7["meter_cover_open"] and not f7["terminal_cover_open"]
+    f7 = ITEMS_2007.decode(0x04000507, ((1 << 5) | (1 << 9)).to_bytes(2, "little"))[1]
+    assert f7["power_down"] and not f7["voltage_imbalance"] and f7["raw"] == "0220"
     assert set(ITEMS_2007.decode(0x04000501, b"\0\0")[1]) >= {"clock_battery_low", "raw"}
     assert ITEMS_2007.decode(0x04000502, b"\x01\0")[1]["phase_a_active_reversed"]
 

@@ -212,3 +212,23 @@ def test_builders_fail_only_with_encode_error(data):
         return
     assert isinstance(raw, bytes)
     decode_frame(raw)  # whatever was accepted is a well-formed frame
+
+
+@given(st.binary(max_size=300) | messages.map(lambda vm: vm[1].encode()), st.binary(max_size=2))
+@settings(max_examples=500)
+def test_decode_fast_path_matches_the_careful_path(raw, tweak):
+    """decode() skips building a Frame; it must agree with parse(decode_frame())
+    on every input, errors included (same class)."""
+    if tweak and raw:  # sometimes corrupt one byte
+        i = tweak[0] % len(raw)
+        raw = raw[:i] + bytes((raw[i] ^ (tweak[-1] or 1),)) + raw[i + 1 :]
+    for version in ("2007", "1997"):
+        try:
+            want = parse(decode_frame(raw), version)
+        except Dlt645Error as exc:
+            want = type(exc)
+        try:
+            got = decode(raw, version)
+        except Dlt645Error as exc:
+            got = type(exc)
+        assert got == want

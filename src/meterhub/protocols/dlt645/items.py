@@ -112,8 +112,7 @@ STATUS_WORDS = {
         Flag("demand_over_limit", 6),
         Flag("power_factor_below_limit", 7),
         Flag("current_severe_imbalance", 8),
-        Flag("meter_cover_open", 9),  # Q/GDW 1354 addition
-        Flag("terminal_cover_open", 10),  # Q/GDW 1354 addition
+        # D9..D15 reserved in 2007; makers use some (cover switches, ...): see `raw`
     )),
 }
 
