@@ -7,8 +7,8 @@
 The property: on any bytes, chunked any way, the codec yields Frames and
 `Dlt645Error` instances and raises nothing else. Every frame found is also pushed
 through parse() (both editions) and describe_frame(), and the raw input through
-decode_frame() and decode(); there too only a `Dlt645Error` may come out. Prints one JSON report; exit status 1 if anything
-else was raised.
+decode_frame() and decode(); there too only a `Dlt645Error` may come out.
+Prints one JSON report; exit status 1 if anything else was raised.
 
 Engines: `atheris` (coverage-guided libFuzzer; `pip install atheris`, not a
 project dependency) or `random` (mutations seeded from the shared frames.json
