@@ -355,6 +355,11 @@ class Fleet:
             )
         self.total_links = sum(len(c.buses) for c in self.collectors.values())
 
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike, **kwargs) -> Fleet:
+        """Fleet(load_fleet(path), **kwargs)."""
+        return cls(load_fleet(path), **kwargs)
+
     async def __aenter__(self) -> Fleet:
         await self.start()
         return self
@@ -472,6 +477,53 @@ class Fleet:
             "connects": sum(c.connects for c in self.collectors.values()),
             "drops": sum(c.drops for c in self.collectors.values()), **totals,
         }
+
+
+# --- a head-end stand-in for benchmarks ---------------------------------------------------
+
+
+class Sink:
+    """The least a head-end can be: accepts collectors, counts registrations and
+    heartbeats, and never sends a byte. `meterhub simulate run --sink` uses it to
+    measure the simulator alone."""
+
+    def __init__(self):
+        self.connections = 0
+        self.registrations = 0
+        self.bytes = 0
+        self.server: asyncio.Server | None = None
+
+    async def start(self, host: str = "127.0.0.1", port: int = 9100) -> Sink:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(lambda: _SinkProtocol(self), host, port,
+                                               backlog=4096, reuse_address=True)
+        return self
+
+    @property
+    def port(self) -> int:
+        return self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+
+
+class _SinkProtocol(asyncio.Protocol):
+    __slots__ = ("sink", "registered")
+
+    def __init__(self, sink: Sink):
+        self.sink = sink
+        self.registered = False
+
+    def connection_made(self, transport):
+        self.sink.connections += 1
+
+    def data_received(self, data):
+        self.sink.bytes += len(data)
+        if not self.registered and data.startswith(b"REG:"):
+            self.registered = True
+            self.sink.registrations += 1
 
 
 # --- export for the head-end --------------------------------------------------------------
