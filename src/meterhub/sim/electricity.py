@@ -656,7 +656,7 @@ class ElectricityMeter(BaseMeter):
             return self._value_1997(di, now)
         seal = self._items.seal
         if seal is not None and di == seal.di and self._seal is not None:
-            return self._seal.status()
+            return self._seal.status(seal)
         top = di >> 24
         if top == 0x00:
             kind, t, p = di >> 16 & 0xFF, di >> 8 & 0xFF, di & 0xFF
@@ -919,7 +919,8 @@ class ElectricityMeter(BaseMeter):
             self._seal.close(self.meter_local(t))
 
     def swap_seal(self, asset_no: str, now: float | None = None) -> None:
-        """A foreign chip, sealed, replaces ours: the asset number changes."""
+        """A foreign chip, sealed, replaces ours: the asset number changes. (A BCD seal
+        item reports only its digits: see seal_chip.reported_asset.)"""
         t = self._at(now)
         self.close_cover(t)
         if self._seal is None:

@@ -25,6 +25,18 @@ def asset_number_for(seed: int, spec: SealItemSpec = DEFAULT_SEAL_SPEC) -> str:
     return text.rjust(digits, "0") if spec.asset_encoding == "bcd" else text
 
 
+def reported_asset(asset_number: str, spec: SealItemSpec = DEFAULT_SEAL_SPEC) -> str:
+    """The asset number as a meter model's seal item carries it. A BCD item keeps the
+    digits only (a foreign chip's letters are lost), the last `2 * asset_bytes` of
+    them, left-padded with zeros; an ASCII item keeps the first `asset_bytes` characters."""
+    a = str(asset_number)
+    if spec.asset_encoding == "bcd":
+        width = 2 * spec.asset_bytes
+        digits = "".join(ch for ch in a if "0" <= ch <= "9")
+        return digits[-width:].zfill(width)
+    return a.encode("latin-1", "replace")[: spec.asset_bytes].decode("latin-1")
+
+
 class SealChip:
     """One seal chip. `changed_at` is meter-local seconds since the epoch (None: never)."""
 
@@ -59,9 +71,10 @@ class SealChip:
         self.sealed = True
         self.changed_at = local_s
 
-    def status(self) -> SealStatus:
+    def status(self, spec: SealItemSpec = DEFAULT_SEAL_SPEC) -> SealStatus:
+        """What the meter reports for the chip through `spec`'s item."""
         at: datetime | None = None if self.changed_at is None else local_datetime(self.changed_at)
-        return SealStatus(self.asset_number, self.sealed, at)
+        return SealStatus(reported_asset(self.asset_number, spec), self.sealed, at)
 
     def __repr__(self) -> str:
         return (f"SealChip({self.asset_number!r}, sealed={self.sealed}, "

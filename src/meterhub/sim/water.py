@@ -103,9 +103,10 @@ class MBusMeter(BaseMeter):
 
     def __init__(self, address: str, seed: int, *, medium: int = 0x07,
                  ident: int | None = None, manufacturer: str = "MHS", version: int = 1,
-                 profile: Profile = WATER_HOUSEHOLD, scale: float | None = None,
+                 profile: Profile | None = None, scale: float | None = None,
                  leak_m3h: float = 0.02, close_on_leak: bool = False,
                  utc_offset_s: int = DEFAULT_UTC_OFFSET_S, clock=None):
+        profile = profile or (GAS_HOUSEHOLD if medium == 0x03 else WATER_HOUSEHOLD)
         rng = random.Random(seed)
         super().__init__(str(address), seed, utc_offset_s=utc_offset_s, clock=clock, rng=rng)
         a = str(address)
@@ -199,7 +200,7 @@ class MBusMeter(BaseMeter):
         tz = self.utc_offset_s
         sums = self._table.integrate(t0 + tz, t1 + tz, 0)[0]
         flow = self._scale * sums[0]
-        if self._flags & _LEAK and self.medium != 0x03:
+        if self._flags & _LEAK:
             flow += self.leak_m3h * (t1 - t0) / 3600.0
         self._true += flow
         if self._flags & _MAGNET:
@@ -217,7 +218,7 @@ class MBusMeter(BaseMeter):
             return 0.0
         jitter = 1.0 + (unit(self.seed, int(now // 60)) - 0.5) * 0.1
         f = self._scale * self._table.level(now + self.utc_offset_s) * jitter
-        if self._flags & _LEAK and self.medium != 0x03:
+        if self._flags & _LEAK:
             f += self.leak_m3h
         if self._flags & _MAGNET:
             f *= 1.0 - self.magnet_effect
@@ -280,7 +281,8 @@ class MBusMeter(BaseMeter):
         a = frame.address
         fl = self._flags
         if a == FD:
-            if not fl & _SELECTED:
+            # a selection reaches every slave; anything else at FDh only the selected one
+            if not fl & _SELECTED and not (c & 0x0F == 0x3 and getattr(frame, "ci", 0) == CI_SELECT):
                 return None
         elif a not in (FE, FF) and a != self.primary:
             return None
@@ -429,22 +431,36 @@ class MBusMeter(BaseMeter):
 
 
 class WaterMeter(MBusMeter):
+    """M-Bus water meter (medium 07h, household water profile, valve)."""
+
     __slots__ = ()
 
-    def __init__(self, address: str, seed: int, **kwargs):
-        kwargs.setdefault("medium", 0x07)
-        kwargs.setdefault("profile", WATER_HOUSEHOLD)
-        super().__init__(address, seed, **kwargs)
+    def __init__(self, address: str, seed: int, *, medium: int = 0x07,
+                 ident: int | None = None, manufacturer: str = "MHS", version: int = 1,
+                 profile: Profile | None = None, scale: float | None = None,
+                 leak_m3h: float = 0.02, close_on_leak: bool = False,
+                 utc_offset_s: int = DEFAULT_UTC_OFFSET_S, clock=None):
+        super().__init__(address, seed, medium=medium, ident=ident, manufacturer=manufacturer,
+                         version=version, profile=profile or WATER_HOUSEHOLD, scale=scale,
+                         leak_m3h=leak_m3h, close_on_leak=close_on_leak,
+                         utc_offset_s=utc_offset_s, clock=clock)
 
 
 class GasMeter(MBusMeter):
+    """M-Bus gas meter (medium 03h, gas profile with winter heating, valve that the
+    leak alarm shuts)."""
+
     __slots__ = ()
 
-    def __init__(self, address: str, seed: int, **kwargs):
-        kwargs.setdefault("medium", 0x03)
-        kwargs.setdefault("profile", GAS_HOUSEHOLD)
-        kwargs.setdefault("close_on_leak", True)
-        super().__init__(address, seed, **kwargs)
+    def __init__(self, address: str, seed: int, *, medium: int = 0x03,
+                 ident: int | None = None, manufacturer: str = "MHS", version: int = 1,
+                 profile: Profile | None = None, scale: float | None = None,
+                 leak_m3h: float = 0.0, close_on_leak: bool = True,
+                 utc_offset_s: int = DEFAULT_UTC_OFFSET_S, clock=None):
+        super().__init__(address, seed, medium=medium, ident=ident, manufacturer=manufacturer,
+                         version=version, profile=profile or GAS_HOUSEHOLD, scale=scale,
+                         leak_m3h=leak_m3h, close_on_leak=close_on_leak,
+                         utc_offset_s=utc_offset_s, clock=clock)
 
 
 __all__ = ["ERR_LEAK", "ERR_MAGNET", "ERR_VALVE_BY_ALARM", "STATUS_ALARM", "VIF_VALVE",
