@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from meterhub.protocols.mbus import (
     MBusStreamParser,
     SingleChar,
@@ -81,8 +79,6 @@ def test_primary_addressing_and_everybody_answering_at_once():
     run(go())
 
 
-@pytest.mark.xfail(strict=False, reason="sim/water.py drops a CI 52h selection sent to FD while the "
-                                        "meter is not yet selected (reported to its owner)")
 def test_secondary_selection_and_read():
     async def go():
         async with HeadEnd() as he:
