@@ -249,7 +249,8 @@ class MBusMeter(BaseMeter):
     def records(self, now: float) -> list:
         due_vol, due_at = self._due_value()
         mt = self.meter_time(now).replace(second=0)
-        due = local_datetime(due_at - 86400).date()  # the last day of the settled month
+        # the last day of the settled month (the boundary is midnight, give or take drift)
+        due = local_datetime(round(due_at / 86400) * 86400 - 86400).date()
         return [
             record(0x13, self._litres(), DataField.BCD8),  # volume, litres
             record(0x3B, min(999_999, int(self.flow_m3h(now) * 1000)), DataField.BCD6),  # l/h
