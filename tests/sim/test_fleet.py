@@ -213,3 +213,28 @@ def test_control_channel_tamper_fault_status():
             await fleet.stop()
 
     run(go())
+
+
+def test_storms_from_the_file():
+    async def go():
+        async with HeadEnd() as he:
+            spec = parse_fleet({"seed": 3, "collectors": 10, "meters_per_collector": 2,
+                                "headend": f"127.0.0.1:{he.port}", "defaults": {"heartbeat_s": 0},
+                                "storm": {"every_s": 0.3, "fraction": 0.5, "reconnect_in": 0.05}})
+            fleet = Fleet(spec, meter_factory=lambda s: FakeMeter(s.address))
+            await fleet.start()
+            first = [await he.next_link() for _ in range(10)]
+            again = [await he.next_link(3) for _ in range(5)]  # the first storm: half of them
+            assert fleet.storms == 1
+            assert len({x.registration for x in again}) == 5
+            assert {x.registration for x in again} <= {x.registration for x in first}
+            await fleet.stop()
+
+    run(go())
+
+
+def test_storm_settings_are_checked():
+    with pytest.raises(FleetError, match="fraction"):
+        parse_fleet({"storm": {"every_s": 1, "fraction": 0}})
+    with pytest.raises(FleetError, match="storm takes"):
+        parse_fleet({"storm": {"often": True}})

@@ -332,14 +332,15 @@ class Collector:
         """Drop every link now (as a 4G DTU losing its bearer). The links come back
         after the usual backoff, or after exactly `reconnect_in` seconds."""
         n = 0
-        if reconnect_in is not None:
-            for bus in self.buses:
-                self._reconnect_in[bus.port] = reconnect_in
-        for link in list(self.links.values()):
+        for port, link in list(self.links.items()):
+            if reconnect_in is not None:
+                self._reconnect_in[port] = reconnect_in
             link.close()
             n += 1
         client = self._mqtt_client
         if client is not None:
+            if reconnect_in is not None:
+                self._reconnect_in[self.buses[0].port] = reconnect_in
             # an abrupt end (no DISCONNECT) so the broker publishes our will
             with contextlib.suppress(Exception):
                 client._client.socket().shutdown(socket.SHUT_RDWR)

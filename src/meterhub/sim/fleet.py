@@ -25,6 +25,7 @@ import csv
 import hashlib
 import inspect
 import os
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -57,6 +58,9 @@ class FleetSpec:
     clock_speed: float = 1.0
     time_scale: float = 1.0  # multiplies wire times and meter delays (1.0: real physics)
     connect_concurrency: int = 100
+    storm_every_s: float = 0.0  # a reconnect storm this often (0: never)
+    storm_fraction: float = 1.0  # share of the collectors that drop in a storm
+    storm_reconnect_in: float = 0.0  # they all come back after this many seconds
 
     @property
     def links(self) -> int:
@@ -107,6 +111,14 @@ def parse_fleet(data: dict, where: str = "fleet") -> FleetSpec:
     spec.clock_speed = float(clock.get("speed", 1.0))
     spec.time_scale = float(data.get("time_scale", 1.0))
     spec.connect_concurrency = int(data.get("connect_concurrency", 100))
+    storm = data.get("storm") or {}
+    if not isinstance(storm, dict) or set(storm) - {"every_s", "fraction", "reconnect_in"}:
+        raise FleetError(f"{where}: storm takes every_s, fraction and reconnect_in")
+    spec.storm_every_s = float(storm.get("every_s", 0.0))
+    spec.storm_fraction = float(storm.get("fraction", 1.0))
+    spec.storm_reconnect_in = float(storm.get("reconnect_in", 0.0))
+    if not 0.0 < spec.storm_fraction <= 1.0:
+        raise FleetError(f"{where}: storm fraction is more than 0 and at most 1")
     defaults = data.get("defaults") or {}
     collectors = data.get("collectors", [])
     if isinstance(collectors, int):
@@ -354,6 +366,9 @@ class Fleet:
                 time_scale=self.time_scale, on_up=self._on_up,
             )
         self.total_links = sum(len(c.buses) for c in self.collectors.values())
+        self._rng = random.Random(derive_seed(spec.seed, "fleet"))
+        self._storm_timer: asyncio.TimerHandle | None = None
+        self.storms = 0
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, **kwargs) -> Fleet:
@@ -384,6 +399,8 @@ class Fleet:
         for c in self.collectors.values():
             c._limit = self._limit
             await c.start()
+        if self.spec.storm_every_s > 0:
+            self._arm_storm()
         if control:
             from .control import ControlServer
 
@@ -400,7 +417,20 @@ class Fleet:
         except TimeoutError:
             raise TimeoutError(f"{len(self._up_once)} of {self.total_links} links up after {timeout} s") from None
 
+    def _arm_storm(self) -> None:
+        def fire():
+            n = len(self.collectors)
+            k = max(1, round(n * self.spec.storm_fraction))
+            codes = self._rng.sample(sorted(self.collectors), k) if k < n else None
+            self.storm(codes, reconnect_in=self.spec.storm_reconnect_in)
+            self._arm_storm()
+
+        self._storm_timer = asyncio.get_running_loop().call_later(self.spec.storm_every_s, fire)
+
     async def stop(self) -> None:
+        if self._storm_timer is not None:
+            self._storm_timer.cancel()
+            self._storm_timer = None
         if self.control is not None:
             await self.control.stop()
             self.control = None
@@ -462,6 +492,7 @@ class Fleet:
         """A reconnect storm: the collectors (all by default) drop at the same moment
         and all come back `reconnect_in` seconds later, together."""
         targets = [self.collector(k) for k in codes] if codes else list(self.collectors.values())
+        self.storms += 1
         return sum(c.drop(reconnect_in=reconnect_in) for c in targets)
 
     def status(self) -> dict:
@@ -475,7 +506,7 @@ class Fleet:
             "collectors": len(self.collectors), "links": self.total_links, "links_up": self.links_up,
             "meters": self.spec.meter_count, "meters_built": built,
             "connects": sum(c.connects for c in self.collectors.values()),
-            "drops": sum(c.drops for c in self.collectors.values()), **totals,
+            "drops": sum(c.drops for c in self.collectors.values()), "storms": self.storms, **totals,
         }
 
 
