@@ -447,7 +447,7 @@ class ElectricityMeter(BaseMeter):
                 self._broadcast_time(req, now)
                 return None
             if isinstance(req, WriteAddress) and v == "1997":
-                return self._write_address(req, now)
+                return self._send(self._write_address(req, now))
             return None  # broadcast freeze and others: done, never answered
         if mode == _WILD and not isinstance(req, Read | ReadAddress | WriteAddress):
             return None

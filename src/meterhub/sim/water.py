@@ -317,6 +317,8 @@ class MBusMeter(BaseMeter):
                 data = ACK
             return self._remember(data, fcv, fcb, answer)
         if fn == 0x3:  # SND_UD
+            if isinstance(frame, ShortFrame):
+                return None  # SND_UD carries a CI field: a short frame is not one
             ci = frame.ci
             if ci == CI_SELECT:
                 if a != FD:
@@ -355,6 +357,8 @@ class MBusMeter(BaseMeter):
         except MBusError:
             return
         for r in recs:
+            if r.vib.vif < 0:
+                continue  # manufacturer data (DIF 0Fh/1Fh): not ours to act on
             wire = bytes((r.vib.vif,)) + bytes(r.vib.vifes)
             if wire == VIF_VALVE and isinstance(r.raw, int):
                 if r.raw & 1:
