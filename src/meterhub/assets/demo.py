@@ -61,7 +61,7 @@ def meters() -> list[dict]:
             "protocol": "dlt645_1997" if index == UNITS_PER_BUILDING - 1 else "dlt645_2007",
             "address": demo_address(b, index), "collector": f"DTU-B{b}", "bus_port": 1 + index // 10,
             "phase": "single", "payment_mode": "prepaid" if index % 3 else "postpaid", "switch": "relay",
-            "password": "00123456", "operator_code": "00000001", "building": building, "unit": unit,
+            "password": "02123456", "operator_code": "00000001", "building": building, "unit": unit,
             "installed_on": "2024-03-01",
         })
         if index < WATER_PER_BUILDING:
@@ -75,7 +75,7 @@ def meters() -> list[dict]:
     rows.append({"serial": "E240199000001", "site": SITE_CODE, "kind": "electricity", "protocol": "dlt645_2007",
                  "address": "240199000001", "collector": "DTU-B1", "bus_port": 3, "phase": "three",
                  "ct_ratio": "50", "pt_ratio": "1", "payment_mode": "postpaid", "switch": "relay",
-                 "password": "00123456", "operator_code": "00000001", "building": "B1", "unit": "shop-1",
+                 "password": "02123456", "operator_code": "00000001", "building": "B1", "unit": "shop-1",
                  "installed_on": "2024-03-01"})
     return rows
 

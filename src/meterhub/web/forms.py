@@ -55,7 +55,8 @@ class MeterForm(forms.ModelForm):
     """Secrets are write-only: a blank field on edit keeps the stored value."""
 
     password = forms.CharField(label=_("protocol password"), required=False, widget=SecretInput(),
-                               help_text=_("Leave blank to keep the stored value"))
+                               help_text=_("DL/T 645: 8 digits, level then password (e.g. 02123456). "
+                                           "Leave blank to keep the stored value"))
     operator_code = forms.CharField(label=_("operator code"), required=False, widget=SecretInput(),
                                     help_text=_("Leave blank to keep the stored value"))
 
