@@ -4,8 +4,10 @@ One "frame" of work = build a frame from typed values, then parse the bytes back
 to typed values (for read replies, down to the decoded register value). The mix
 is what a head-end does most: energy/voltage/current reads and their replies,
 an abnormal reply, a relay command, a broadcast time sync, a read-address pair.
-The peer does the same work with its own helpers (it has no relay frame, so we
-pack that data field by hand with its BCD helper). Before timing, the two sides'
+The peer does the same work with its own helpers: build from typed values and
+parse back to typed values (numbers, address strings, error names, the relay
+command's password, operator and valid-until time). It has no relay frame, so we
+pack and unpack that data field with its BCD helpers. Before timing, the two sides'
 bytes are compared, so we know they are doing the same thing.
 """
 
@@ -69,20 +71,36 @@ def _ours():
 
 
 def _peer():
+    from datetime import datetime as dt_
+
     from dlt645 import DLT645Protocol as P
-    from dlt645.common.transform import bcd_to_value, float_to_bcd, string_to_bcd, uint8_to_bcd
+    from dlt645.common.transform import (
+        bcd_to_byte,
+        bcd_to_string,
+        bcd_to_value,
+        float_to_bcd,
+        string_to_bcd,
+        uint8_to_bcd,
+    )
+    from dlt645.model.types.dlt645_type import ErrorCode, get_error_msg
 
     addr = bytes.fromhex(ADDRESS)[::-1]  # the peer takes wire order; its client reverses it wrongly
     wildcard = b"\xaa" * 6
     broadcast = b"\x99" * 6
 
-    def stamp(dt):
-        return bytes(uint8_to_bcd(v) for v in (dt.second, dt.minute, dt.hour, dt.day, dt.month,
-                                                dt.year % 100))
+    # the same work as ours on both sides: build from typed values, parse back to
+    # typed values (strings, numbers, datetimes, error names) with the peer's helpers
+    def stamp(t):
+        return bytes(uint8_to_bcd(v) for v in (t.second, t.minute, t.hour, t.day, t.month,
+                                               t.year % 100))
+
+    def stamp_from(b):
+        return dt_(2000 + bcd_to_byte(b[5]), bcd_to_byte(b[4]), bcd_to_byte(b[3]),
+                   bcd_to_byte(b[2]), bcd_to_byte(b[1]), bcd_to_byte(b[0]))
 
     def read(di):
         fr = P.deserialize(P.build_frame(addr, 0x11, struct.pack("<I", di), 0))
-        return struct.unpack("<I", bytes(fr.data[:4]))[0]
+        return bcd_to_string(fr.addr, "little"), struct.unpack("<I", bytes(fr.data[:4]))[0]
 
     def reply(di, value, fmt):
         data = struct.pack("<I", di) + bytes(float_to_bcd(value, fmt, "little"))
@@ -91,23 +109,23 @@ def _peer():
 
     def error():
         fr = P.deserialize(P.build_frame(addr, 0xD1, b"\x02", 0))
-        return [i for i in range(8) if fr.data[0] >> i & 1]
+        return [get_error_msg(e) for e in ErrorCode if fr.data[0] & e.value]
 
     def relay():
         data = (b"\x02" + bytes(string_to_bcd("123456", "little")) + bytes(4) + b"\x1a\x00"
                 + stamp(STAMP))
-        fr = P.deserialize(P.build_frame(addr, 0x1C, data, 0))
-        return fr.data[8]
+        d = P.deserialize(P.build_frame(addr, 0x1C, data, 0)).data
+        return (d[0], bcd_to_string(d[1:4], "little"), bcd_to_string(d[4:8], "little"), d[8],
+                stamp_from(d[10:16]))
 
     def time_sync():
-        fr = P.deserialize(P.build_frame(broadcast, 0x08, stamp(STAMP), 0))
-        return bytes(fr.data)
+        return stamp_from(P.deserialize(P.build_frame(broadcast, 0x08, stamp(STAMP), 0)).data)
 
     def read_address():
-        return bytes(P.deserialize(P.build_frame(wildcard, 0x13, b"", 0)).addr)
+        return bcd_to_string(P.deserialize(P.build_frame(wildcard, 0x13, b"", 0)).addr, "little")
 
     def address_reply():
-        return bytes(P.deserialize(P.build_frame(addr, 0x93, addr, 0)).data)
+        return bcd_to_string(P.deserialize(P.build_frame(addr, 0x93, addr, 0)).data, "little")
 
     return [
         lambda: read(0x00010000),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .errors import DecodeError, EncodeError
-from .values import Digits, Stamp
+from .values import FROM_BCD, TO_BCD, Digits, Stamp
 
 STAMP6 = Stamp("YYMMDDhhmmss")
 ADDRESS12 = Digits("NNNNNNNNNNNN")
@@ -72,7 +72,26 @@ def operator_from(data: bytes) -> str:
 
 
 def stamp6(dt: datetime) -> bytes:
+    """ss mm hh DD MM YY (unrolled: relay commands and time syncs all carry one)."""
+    if type(dt) is datetime and 2000 <= dt.year <= 2099:
+        T = TO_BCD
+        return bytes((T[dt.second], T[dt.minute], T[dt.hour], T[dt.day], T[dt.month],
+                      T[dt.year - 2000]))
     return STAMP6.encode(dt)
+
+
+def stamp6_from(data: bytes) -> datetime | None:
+    """Inverse of `stamp6`; None for all zeros; DecodeError otherwise."""
+    if len(data) == 6:
+        F = FROM_BCD
+        ss, mi, hh, dd, mo, yy = F[data[0]], F[data[1]], F[data[2]], F[data[3]], F[data[4]], F[
+            data[5]]
+        if min(ss, mi, hh, dd, mo, yy) >= 0 and mo:
+            try:
+                return datetime(2000 + yy, mo, dd, hh, mi, ss)
+            except ValueError:
+                pass
+    return STAMP6.decode(data)  # the careful path: None, or the precise error
 
 
 def need(data: bytes, n: int, what: str) -> None:

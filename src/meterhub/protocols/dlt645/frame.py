@@ -64,6 +64,8 @@ def _head(address: str) -> tuple[bytes, int]:
         return _HEAD[address]
     except KeyError:
         pass
+    except TypeError:
+        raise EncodeError(f"address must be 12 hex digits, got {address!r}") from None
     if not isinstance(address, str) or len(address) != 12 or not _HEX.issuperset(address):
         raise EncodeError(f"address must be 12 hex digits, got {address!r}")
     head = b"\x68" + bytes.fromhex(address)[::-1] + b"\x68"
@@ -140,7 +142,7 @@ def encode_frame(address: str, control: int, data: bytes = b"", preamble: int = 
     try:
         head, head_sum = _HEAD.get(address) or _head(address)
         n = len(data)
-        if n > MAX_DATA or not 0 <= control <= 0xFF or type(data) is str:
+        if n > MAX_DATA or not 0 <= control <= 0xFF:
             raise EncodeError(f"control {control!r} or data length {n} out of range")
         data = data.translate(SCRAMBLE)
         cs = (head_sum + control + n + sum(data)) & 0xFF

@@ -113,11 +113,16 @@ class ReadReply(Reply):
     @classmethod
     def of(cls, address: str, di: int, value, *, table: ItemTable | None = None,
            follow_up: bool = False, seq: int | None = None, version: str = "2007") -> ReadReply:
-        if table is None:
-            table = ITEMS_2007 if version == "2007" else ITEMS_1997
-        item = table.items.get(di)
-        data = item.fmt.encode(value) if item is not None else table.encode(di, value)
+        """A reply carrying `value` encoded with the item's format (a simulated meter)."""
+        item = (_ITEMS[version] if table is None else table.items).get(di)
+        if item is None:
+            data = (table or (ITEMS_2007 if version == "2007" else ITEMS_1997)).encode(di, value)
+        else:
+            data = item.fmt.encode(value)
         return cls(address, di, data, follow_up, seq, version)
+
+
+_ITEMS = {"2007": ITEMS_2007.items, "1997": ITEMS_1997.items}
 
 
 @dataclass(slots=True)
@@ -141,6 +146,11 @@ class AddressReply(Reply):
 
     def payload(self) -> bytes:
         return address_to_wire(self.address)
+
+    def encode(self, preamble: int = 0) -> bytes:
+        if self.version == "2007":
+            return encode_frame(self.address, 0x93, address_to_wire(self.address), preamble)
+        return Reply.encode(self, preamble)
 
 
 @dataclass(slots=True)
@@ -199,6 +209,16 @@ class ErrorReply(Reply):
 
     def payload(self) -> bytes:
         return bytes((self.err,))
+
+    def encode(self, preamble: int = 0) -> bytes:
+        try:
+            c = self.function | 0xC0
+            data = bytes((self.err,))
+        except (TypeError, ValueError) as exc:
+            raise EncodeError(f"ErrorReply: {exc}") from exc
+        if c > 0xDF:
+            raise EncodeError(f"ErrorReply: function {self.function!r} out of range")
+        return encode_frame(self.address, c, data, preamble)
 
     @property
     def errors(self) -> list[str]:

@@ -95,6 +95,16 @@ class Read(Request):
     version: str = "2007"
     KIND: ClassVar[str] = "read"
 
+    def encode(self, preamble: int = 0) -> bytes:
+        # the frame a head-end sends most: no dispatch, no intermediate calls
+        if self.count is None and self.since is None and self.version == "2007":
+            try:
+                data = self.di.to_bytes(4, "little")
+            except (OverflowError, AttributeError, TypeError):
+                raise EncodeError(f"data identifier {self.di!r} does not fit 4 bytes") from None
+            return encode_frame(self.address, 0x11, data, preamble)
+        return Request.encode(self, preamble)
+
     def payload(self) -> bytes:
         if self.count is None and self.since is None:
             return f.di_bytes(self.di, self.version)
@@ -239,7 +249,7 @@ class BroadcastTime(Request):
 
     @classmethod
     def from_data(cls, address: str, data: bytes, version: str) -> BroadcastTime:
-        t = f.STAMP6.decode(data)  # checks the length
+        t = f.stamp6_from(data)  # checks the length
         if t is None:
             raise DecodeError("broadcast time of all zeros")
         return cls(t, address, version)
@@ -433,7 +443,7 @@ class RelayControl(Request):
         action = _ACTIONS.get(data[8])
         if action is None:
             raise DecodeError(f"relay control: unknown action N1={data[8]:02X}")
-        until = f.STAMP6.decode(data[10:16])
+        until = f.stamp6_from(data[10:16])
         if until is None:
             raise DecodeError("relay control: valid-until of all zeros")
         return cls(address, action, until, level, pw, op, data[9], version)

@@ -56,6 +56,10 @@ class Format:
         return f"{type(self).__name__}({self.pattern!r})"
 
 
+# top hex digit of a signed value with D7 set -> the digit without it
+_UNSIGN = {"8": "0", "9": "1", "a": "2", "b": "3", "c": "4", "d": "5", "e": "6", "f": "7"}
+
+
 def _digits(raw: bytes, pattern: str) -> str:
     h = raw[::-1].hex()
     if not h.isdigit():
@@ -70,7 +74,7 @@ class Number(Format):
     a register value, so 12345.67 kWh stays 12345.67.
     """
 
-    __slots__ = ("decimals", "signed", "_limit", "_width")
+    __slots__ = ("decimals", "signed", "_width", "_fast")
 
     def __init__(self, pattern: str, size: int | None = None, signed: bool = False):
         int_part, _, frac = pattern.partition(".")
@@ -79,8 +83,8 @@ class Number(Format):
         self.decimals = len(frac)
         self.signed = signed
         # the sign takes the top bit of the top nibble, leaving 0-7 for that digit
-        self._limit = (8 if signed else 10) * 10 ** (2 * self.size - 1)
         self._width = 2 * self.size
+        self._fast = self._width - 1 if signed else self._width
 
     def decode(self, raw: bytes):
         if len(raw) != self.size:
@@ -89,21 +93,31 @@ class Number(Format):
         sign = ""
         if self.signed and h[0] > "7":
             sign = "-"
-            h = "01234567"[int(h[0], 16) - 8] + h[1:]
+            h = _UNSIGN.get(h[0], "x") + h[1:]
         if not h.isdigit():
             raise DecodeError(f"{self.pattern}: not BCD: {raw.hex(' ').upper()}")
         d = self.decimals
         if d:
-            return Decimal(sign + h[:-d] + "." + h[-d:])
+            return Decimal(f"{sign}{h[:-d]}.{h[-d:]}")
         return -int(h) if sign else int(h)
 
     def encode(self, value) -> bytes:
         try:  # zero-cost on 3.11 until something raises
             text = str(value)
+            d = self.decimals
+            # fastest path: non-negative, exactly `decimals` places, short enough that
+            # the sign bit cannot be touched
+            if d and text[-d - 1 : -d] == ".":
+                neg = text[0] == "-"
+                digits = text[neg : -d - 1] + text[-d:]
+                if len(digits) <= self._fast and digits.isascii() and digits.isdigit():
+                    if not neg:
+                        return bytes.fromhex(digits.zfill(self._width))[::-1]
+                    if self.signed and digits.strip("0"):  # sign: D7 of the top byte
+                        return bytes.fromhex("8" + digits.zfill(self._width - 1))[::-1]
             neg = text[:1] == "-"
             if neg:
                 text = text[1:]
-            d = self.decimals
             # fast path: written with exactly `decimals` places (or an integer format)
             if d:
                 digits = text[: -d - 1] + text[-d:] if text[-d - 1 : -d] == "." else ""
