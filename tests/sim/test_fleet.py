@@ -238,3 +238,14 @@ def test_storm_settings_are_checked():
         parse_fleet({"storm": {"every_s": 1, "fraction": 0}})
     with pytest.raises(FleetError, match="storm takes"):
         parse_fleet({"storm": {"often": True}})
+
+
+@pytest.mark.parametrize("start", ["2026-03-01T08:00:00+08:00", "2026-03-01 00:00:00", "2026-03-01",
+                                   1_772_323_200])
+def test_clock_start_forms(start):
+    import yaml
+
+    text = f"clock: {{start: {start}, speed: 0}}"
+    assert parse_fleet(yaml.safe_load(text)).clock_start == 1_772_323_200.0  # zone-less = UTC
+    with pytest.raises(FleetError, match="ISO"):
+        parse_fleet({"clock": {"start": "soon"}})

@@ -29,7 +29,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +105,7 @@ def parse_fleet(data: dict, where: str = "fleet") -> FleetSpec:
     _endpoint(data.get("mqtt"), spec, "mqtt", where)
     clock = data.get("clock") or {}
     if clock.get("start") is not None:
-        start = clock["start"]
-        spec.clock_start = start.timestamp() if isinstance(start, datetime) else \
-            datetime.fromisoformat(str(start)).timestamp() if not isinstance(start, int | float) else float(start)
+        spec.clock_start = _timestamp(clock["start"], where)
     spec.clock_speed = float(clock.get("speed", 1.0))
     spec.time_scale = float(data.get("time_scale", 1.0))
     spec.connect_concurrency = int(data.get("connect_concurrency", 100))
@@ -130,6 +128,21 @@ def parse_fleet(data: dict, where: str = "fleet") -> FleetSpec:
         raise FleetError(f"{where}: collectors must be a list or a number")
     _check_unique(spec, where)
     return spec
+
+
+def _timestamp(value, where: str) -> float:
+    """POSIX seconds from a number, an ISO date/time or a YAML timestamp; a time
+    without a zone is UTC (not the machine's zone: the same file, the same run)."""
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise FleetError(f"{where}: clock start {value!r} is not an ISO date/time") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
 
 
 def _endpoint(value, spec: FleetSpec, name: str, where: str) -> None:
