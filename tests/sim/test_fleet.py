@@ -249,3 +249,22 @@ def test_clock_start_forms(start):
     assert parse_fleet(yaml.safe_load(text)).clock_start == 1_772_323_200.0  # zone-less = UTC
     with pytest.raises(FleetError, match="ISO"):
         parse_fleet({"clock": {"start": "soon"}})
+
+
+@pytest.mark.parametrize("meter, message", [
+    ({"address": "1", "scael": 1.5}, "unknown key"),
+    ({"address": "1", "profile": "bakery"}, "unknown load profile"),
+    ({"address": "1", "faults": {"on_fire": True}}, "unknown fault"),
+])
+def test_meters_the_factory_cannot_build_fail_at_start(meter, message):
+    spec = parse_fleet({"collectors": [{"code": "A", "meters": [meter]}]})
+    with pytest.raises(FleetError, match=message):
+        Fleet(spec)
+
+
+def test_meter_options_reach_the_constructor():
+    spec = parse_fleet({"collectors": [{"code": "A", "meters": [
+        {"address": "1", "scale": 1.25}, {"kind": "water", "address": "7", "leak_m3h": 0.5}]}]})
+    fleet = Fleet(spec)
+    assert fleet.meter("E000000000001").scale == 1.25
+    assert fleet.meter("W7").leak_m3h == 0.5

@@ -293,20 +293,47 @@ def default_meter_factory(fleet_seed: int = 0, clock: Any = None) -> Callable[[M
         seed = spec.seed if spec.seed is not None else derive_seed(fleet_seed, "meter", spec.serial)
         kw = {"address": spec.address, "seed": seed, "clock": clock,
               "profile": profile_for(spec.kind, spec.profile), "protocol": spec.protocol}
+        cls = meter_class(spec.kind)
         if spec.kind == "electricity":
-            from .electricity import ElectricityMeter as cls
-
             kw.update(phases=3 if spec.phase == "three" else 1, phase=spec.phase,
                       version=spec.protocol.rsplit("_", 1)[-1])
-        elif spec.kind == "water":
-            from .water import WaterMeter as cls
-        else:
-            from .water import GasMeter as cls
         meter = cls(**_accepted(cls, kw), **spec.options)
         apply_faults(meter, spec.faults)
         return meter
 
     return build
+
+
+def meter_class(kind: str):
+    if kind == "electricity":
+        from .electricity import ElectricityMeter
+
+        return ElectricityMeter
+    from .water import GasMeter, WaterMeter
+
+    return WaterMeter if kind == "water" else GasMeter
+
+
+def check_meters(spec: FleetSpec) -> None:
+    """Fail now, not at the first read, on a meter the default factory cannot build:
+    an unknown constructor keyword, profile or fault."""
+    from .faults import Faults
+
+    params = {}
+    for c in spec.collectors:
+        for b in c.buses:
+            for m in b.meters:
+                if m.profile:
+                    profile_for(m.kind, m.profile)
+                bad = [k for k in m.faults if not isinstance(getattr(Faults, k, None), property)]
+                if bad:
+                    raise FleetError(f"meter {m.serial}: unknown fault(s) {', '.join(bad)}")
+                if m.options:
+                    if m.kind not in params:
+                        params[m.kind] = set(inspect.signature(meter_class(m.kind)).parameters)
+                    unknown = set(m.options) - params[m.kind]
+                    if unknown:
+                        raise FleetError(f"meter {m.serial}: unknown key(s) {', '.join(sorted(unknown))}")
 
 
 def profile_for(kind: str, name: str):
@@ -364,6 +391,8 @@ class Fleet:
         self.clock = clock if clock is not None else make_clock(spec)
         self.headend = headend or (spec.headend_host, spec.headend_port)
         self.time_scale = spec.time_scale if time_scale is None else time_scale
+        if meter_factory is None:
+            check_meters(spec)
         self._factory = meter_factory or default_meter_factory(spec.seed, self.clock)
         self._limit: asyncio.Semaphore | None = None
         self._up_once: set[tuple[str, int]] = set()
