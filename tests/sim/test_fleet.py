@@ -268,3 +268,25 @@ def test_meter_options_reach_the_constructor():
     fleet = Fleet(spec)
     assert fleet.meter("E000000000001").scale == 1.25
     assert fleet.meter("W7").leak_m3h == 0.5
+
+
+def test_tamper_kinds_on_real_meters():
+    from meterhub.sim.control import CommandError, meter_state, tamper
+
+    spec = parse_fleet({"clock": {"start": 1_772_323_200, "speed": 0}, "collectors": [{"code": "A", "meters": [
+        {"address": "240101000001"}, {"kind": "water", "address": "24020001"}]}]})
+    fleet = Fleet(spec)
+    e, w = fleet.meter("240101000001"), fleet.meter("W24020001")
+    ours = e.seal.asset_number
+    tamper(e, "foreign-seal")
+    assert e.seal.asset_number != ours and len(e.seal.asset_number) == 16 and e.seal.sealed
+    tamper(e, "terminal-cover-open")
+    assert e.events()["terminal_cover_open"] == 1
+    tamper(e, "magnet")
+    tamper(e, "bypass", 0.3)
+    tamper(w, "leak")
+    assert w.leak and meter_state(w)["leak"] is True
+    tamper(w, "clear-leak")
+    assert not w.leak
+    with pytest.raises(CommandError, match="no trigger_leak"):
+        tamper(e, "leak")

@@ -325,12 +325,12 @@ class Bus:
         # two meters talking at once: every overlapping reply is garbled
         if len(replies) > 1:
             replies.sort(key=lambda r: r.start)
+            collided = False
             for a in range(len(replies)):
                 for b in range(a + 1, len(replies)):
                     if replies[b].start < replies[a].end:
-                        if not (replies[a].garbled and replies[b].garbled):
-                            self.stats.collisions += 1
-                        replies[a].garbled = replies[b].garbled = True
+                        replies[a].garbled = replies[b].garbled = collided = True
+            self.stats.collisions += collided
         loop = self._loop
         for r in replies:
             self._pending.append(r)

@@ -64,7 +64,8 @@ def tamper(meter, kind: str, value: Any = None) -> None:
     elif kind == "bypass":
         _call(meter, "set_bypass", 0.5 if value is None else float(value))
     elif kind == "foreign-seal":
-        _call(meter, "swap_seal", str(value) if value else f"FOREIGN-{meter.address[-6:]}")
+        # default: a 16-digit number no chip of ours has (ours come from the meter's seed)
+        _call(meter, "swap_seal", str(value) if value else f"99{meter.address[-14:]:0>14}")
     elif kind == "magnet":
         _call(meter, "apply_magnet")
     elif kind == "leak":
