@@ -449,3 +449,20 @@ def test_profile_table_is_shared():
     a, b = ElectricityMeter(ADDR, 1), ElectricityMeter(ADDR, 1)
     assert a.profile_table is b.profile_table
     assert a.profile_table is table(HOUSEHOLD, a.profile_table.shift, CN_4)
+
+
+def test_1997_demand_clear_needs_only_the_password():
+    m = ElectricityMeter(ADDR, 5, protocol="dlt645_1997", password=PW, operators=(OP,))
+    m.respond(d.Read(ADDR, 0x9010, version="1997").encode(), T0)
+    m.respond(d.Read(ADDR, 0x9010, version="1997").encode(), T0 + 30 * H)
+    r = m.respond(d.ClearDemand(ADDR, 2, PW, version="1997").encode(), T0 + 30 * H)
+    assert isinstance(d.parse_reply(d.decode_frame(r.data), "1997"), d.Ack)
+    r = m.respond(d.Read(ADDR, 0xA010, version="1997").encode(), T0 + 30 * H)
+    assert d.parse_reply(d.decode_frame(r.data), "1997").value() == 0
+
+
+def test_a_dead_meter_does_not_act():
+    m = meter()
+    m.faults.no_reply = True
+    assert relay(m, d.RelayAction.TRIP, T0) is None
+    assert not m.relay_open

@@ -413,8 +413,6 @@ class ElectricityMeter(BaseMeter):
         return 0
 
     def respond(self, request: bytes, now: float):
-        if self._silent():
-            return None
         try:
             frame = decode_frame(request)
         except Dlt645Error:
@@ -424,8 +422,8 @@ class ElectricityMeter(BaseMeter):
         if frame.control & 0x80:
             return None  # another meter's reply
         mode = self._match(frame.address)
-        if not mode:
-            return None
+        if not mode or self._silent():
+            return None  # not for us; or a dead meter, which does not act either
         v = self._v
         fn = frame.control & 0x1F
         try:
@@ -505,7 +503,8 @@ class ElectricityMeter(BaseMeter):
             self._pw = pw
             return PasswordReply(self.address, req.new_level, req.new_password, v)
         if isinstance(req, ClearDemand | ClearMeter | ClearEvent):
-            if not self._auth(req.password_level, req.password, req.operator, now):
+            operator = req.operator if v == "2007" else None  # 1997 frames carry none
+            if not self._auth(req.password_level, req.password, operator, now):
                 return self._err(fn, ERR_AUTH)
             if isinstance(req, ClearDemand):
                 self._md = None

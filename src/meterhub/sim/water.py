@@ -268,8 +268,6 @@ class MBusMeter(BaseMeter):
 
     # --- the bus ------------------------------------------------------------------------------
     def respond(self, request: bytes, now: float):
-        if self._silent():
-            return None
         try:
             frame = decode_frame(bytes(request).lstrip(b"\xfe"))
         except (MBusError, TypeError, ValueError, IndexError):
@@ -287,6 +285,8 @@ class MBusMeter(BaseMeter):
                 return None
         elif a not in (FE, FF) and a != self.primary:
             return None
+        if self._silent():
+            return None  # a dead meter: it does not act either
         fn = c & 0x0F
         fcv, fcb = bool(c & 0x10), bool(c & 0x20)
         answer = a != FF
