@@ -43,7 +43,13 @@ class Reply:
         return Frame(self.address, *self._parts(), preamble)
 
     def encode(self, preamble: int = 0) -> bytes:
-        return encode_frame(self.address, *self._parts(), preamble)
+        try:
+            control, data = self.control(), self.payload()
+        except EncodeError:
+            raise
+        except _MISUSE as exc:
+            raise EncodeError(f"{type(self).__name__}: {exc}") from exc
+        return encode_frame(self.address, control, data, preamble)
 
     def _parts(self) -> tuple[int, bytes]:
         try:
@@ -103,11 +109,11 @@ class ReadReply(Reply):
         return table.decode(self.di, self.data)
 
     def value(self, table: ItemTable | None = None):
-        if table is None:
-            table = ITEMS_2007 if self.version == "2007" else ITEMS_1997
-        item = table.items.get(self.di)
+        item = (_ITEMS[self.version] if table is None else table.items).get(self.di)
         if item is not None:  # the common case, without the block machinery
             return item.fmt.decode(self.data)
+        if table is None:
+            table = ITEMS_2007 if self.version == "2007" else ITEMS_1997
         return table.decode(self.di, self.data)[1]
 
     @classmethod

@@ -67,7 +67,18 @@ class Request:
         return Frame(self.address, self._code(), self._payload(), preamble)
 
     def encode(self, preamble: int = 0) -> bytes:
-        return encode_frame(self.address, self._code(), self._payload(), preamble)
+        # _code() and _payload() inlined: every request goes through here
+        try:
+            code = _CODES[self.version][self.KIND]
+        except (KeyError, TypeError):
+            raise EncodeError(f"DL/T 645-{self.version} has no {self.KIND!r} frame") from None
+        try:
+            data = self.payload()
+        except EncodeError:
+            raise
+        except _MISUSE as exc:
+            raise EncodeError(f"{type(self).__name__}: {exc}") from exc
+        return encode_frame(self.address, code, data, preamble)
 
     def _code(self) -> int:
         try:
