@@ -44,9 +44,9 @@ def test_each_role_gets_403_exactly_where_it_lacks_the_capability(client, make_o
     allowed = CAPABILITIES[role]
     for pattern in ROUTES:
         url = sample_url(pattern)
-        response = client.post(url, {}) if pattern.name.endswith(("install", "remove", "exchange", "move-in",
-                                                                  "move-out", "disable", "enable", "password")) \
-            else client.get(url)
+        response = client.get(url)
+        if response.status_code == 405:  # a POST-only action
+            response = client.post(url, {})
         needed = pattern.callback.capability
         if needed in allowed:
             assert response.status_code != 403, f"{role} refused {pattern.name}"

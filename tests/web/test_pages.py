@@ -158,3 +158,30 @@ def test_import_template_round_trips_through_the_importer(signed_in, collector, 
         assert [e.column for e in report.errors] == ["code"]
     else:
         assert report.ok, report.errors
+
+
+def test_operator_queues_a_command_and_sees_it_on_the_meter_page(signed_in, collector):
+    from meterhub.comms.models import Command
+
+    relay = Meter.objects.create(serial="E5", site=collector.site, address="240101000005", collector=collector,
+                                 switch="relay")
+    client, user = signed_in("operator")
+    response = client.post(reverse("meter-command", args=[relay.pk]), {"kind": "relay_trip", "reason": "arrears"},
+                           follow=True)
+    command = Command.objects.get()
+    assert (command.kind, command.requested_by, command.reason, command.status) == (
+        "relay_trip", user.username, "arrears", "pending")
+    assert 'data-command="relay_trip"' in response.content.decode()
+    # a water meter has no relay: refused with the reason, nothing queued
+    water = Meter.objects.create(serial="W5", site=collector.site, address="5", protocol="mbus",
+                                 collector=collector, switch="valve")
+    response = client.post(reverse("meter-command", args=[water.pk]), {"kind": "relay_trip"}, follow=True)
+    assert "no relay" in response.content.decode()
+    assert Command.objects.count() == 1
+
+
+def test_finance_cannot_send_commands(signed_in, collector):
+    relay = Meter.objects.create(serial="E6", site=collector.site, address="240101000006", collector=collector,
+                                 switch="relay")
+    client, _ = signed_in("finance")
+    assert client.post(reverse("meter-command", args=[relay.pk]), {"kind": "relay_trip"}).status_code == 403

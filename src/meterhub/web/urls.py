@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from meterhub.web import forms
-from meterhub.web.views import audit, console, history, imports, operators
+from meterhub.web.views import audit, commands, console, history, imports, operators
 from meterhub.web.views.registry import REGISTRIES, urlpatterns_for
 
 urlpatterns = [
@@ -31,6 +31,7 @@ urlpatterns = [
     path("settings/audit/", audit.audit_log, name="audit-log"),
     path("settings/logins/", audit.login_history, name="login-history"),
     path("meters/<int:pk>/install/", history.meter_install, name="meter-install"),
+    path("meters/<int:pk>/command/", commands.meter_command, name="meter-command"),
     path("meters/<int:pk>/remove/", history.meter_remove, name="meter-remove"),
     path("meters/<int:pk>/exchange/", history.meter_exchange, name="meter-exchange"),
     path("premises/<int:pk>/move-in/", history.premise_move_in, name="premise-move-in"),

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from meterhub.accounts import roles
 from meterhub.assets import registry as domain
 from meterhub.assets.models import Building, Collector, Customer, Meter, Premise, Site
+from meterhub.comms import field_state
 from meterhub.web import forms
 from meterhub.web.access import requires
 
@@ -39,17 +40,20 @@ class Registry:
     related: list[str] = field(default_factory=list)
     view_capability: str = roles.ASSETS_VIEW
     change_capability: str = roles.ASSETS_CHANGE
+    annotate: dict = field(default_factory=dict)  # computed list columns
 
     def queryset(self):
-        return self.model.objects.select_related(*self.related)
+        rows = self.model.objects.select_related(*self.related).annotate(**self.annotate)
+        return rows.order_by(*self.model._meta.ordering, "pk")  # aggregates drop Meta.ordering
 
 
 REGISTRIES = [
     Registry("collector", Collector, forms.CollectorForm, "collectors", _("Collector"), _("Collectors"),
              [("code", _("Collector id")), ("name", _("Name")), ("site", _("Site")),
               ("get_transport_display", _("Transport")), ("registration_id", _("Registration id")),
-              ("enabled", _("Enabled"))],
-             search=["code", "name", "registration_id"], filters=["site", "transport"], related=["site"]),
+              ("online_buses", _("Buses online")), ("enabled", _("Enabled"))],
+             search=["code", "name", "registration_id"], filters=["site", "transport"], related=["site"],
+             annotate={"online_buses": Count("bus_links", filter=Q(bus_links__online=True))}),
     Registry("meter", Meter, forms.MeterForm, "meters", _("Meter"), _("Meters"),
              [("serial", _("Meter number")), ("get_kind_display", _("Kind")),
               ("get_protocol_display", _("Protocol")), ("address", _("Address")), ("collector", _("Collector")),
@@ -134,7 +138,8 @@ def _extra_detail(key, obj) -> dict:
     if key == "meter":
         return {"installations": obj.installations.select_related("premise__building"),
                 "install_form": forms.InstallForm(), "exchange_form": forms.ExchangeForm(),
-                "remove_form": forms.WhenForm(), "has_secrets": bool(obj.password or obj.operator_code)}
+                "remove_form": forms.WhenForm(), "has_secrets": bool(obj.password or obj.operator_code),
+                **field_state.meter_state(obj)}
     if key == "customer":
         return {"tenancies": obj.tenancies.select_related("premise__building")}
     if key == "premise":
@@ -142,7 +147,7 @@ def _extra_detail(key, obj) -> dict:
                 "installations": obj.installations.select_related("meter"),
                 "move_in_form": forms.MoveInForm(), "move_out_form": forms.WhenForm()}
     if key == "collector":
-        return {"meters": obj.meters.all()[:500]}
+        return {"meters": obj.meters.all()[:500], **field_state.collector_state(obj)}
     return {}
 
 

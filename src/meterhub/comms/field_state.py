@@ -1,0 +1,33 @@
+"""What the console shows about a meter's or collector's life in the field."""
+
+from __future__ import annotations
+
+from meterhub.comms.models import BusLink, Command, LinkEvent, MeterCommStatus
+from meterhub.readings.models import Reading
+
+COMMANDS_SHOWN = 10
+
+
+def latest_readings(meter) -> list[Reading]:
+    """The newest reading of each quantity."""
+    latest = {}
+    for reading in Reading.objects.filter(meter=meter).order_by("-ts")[:200]:
+        latest.setdefault(reading.quantity, reading)
+    return sorted(latest.values(), key=lambda r: r.quantity)
+
+
+def meter_state(meter) -> dict:
+    return {
+        "comm": MeterCommStatus.objects.filter(meter=meter).first(),
+        "readings": latest_readings(meter),
+        "commands": Command.objects.filter(meter=meter).prefetch_related("steps")[:COMMANDS_SHOWN],
+        "command_kinds": [(k, label) for k, label in Command.Kind.choices
+                          if meter.switch == "relay" or not k.startswith("relay")],
+    }
+
+
+def collector_state(collector) -> dict:
+    return {
+        "bus_links": BusLink.objects.filter(collector=collector).order_by("port"),
+        "link_events": LinkEvent.objects.filter(collector=collector)[:20],
+    }
