@@ -27,3 +27,4 @@ def test_postgresql_url_with_escaped_password_and_options():
 def test_unknown_scheme_is_refused_clearly():
     with pytest.raises(ValueError, match="mysql"):
         database_from_url("mysql://x/y")
+

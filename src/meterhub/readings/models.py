@@ -44,6 +44,12 @@ class Reading(models.Model):
         constraints = [models.UniqueConstraint(fields=["meter", "quantity", "ts"], name="one_reading_per_instant")]
         ordering = ["meter", "quantity", "-ts"]
 
+    @property
+    def quantity_label(self) -> str:
+        from meterhub.readings.quantities import label
+
+        return label(self.quantity)
+
 
 class MeterEvent(models.Model):
     """Something a meter reported or the head-end noticed: relay changed, cover opened, seal opened."""
