@@ -74,7 +74,7 @@ class Number(Format):
     a register value, so 12345.67 kWh stays 12345.67.
     """
 
-    __slots__ = ("decimals", "signed", "_width", "_fast")
+    __slots__ = ("decimals", "signed", "_width", "_fast", "_sign")
 
     def __init__(self, pattern: str, size: int | None = None, signed: bool = False):
         int_part, _, frac = pattern.partition(".")
@@ -85,6 +85,7 @@ class Number(Format):
         # the sign takes the top bit of the top nibble, leaving 0-7 for that digit
         self._width = 2 * self.size
         self._fast = self._width - 1 if signed else self._width
+        self._sign = 0x80 << (8 * (self.size - 1))
 
     def decode(self, raw: bytes):
         if len(raw) != self.size:
@@ -108,13 +109,15 @@ class Number(Format):
             # fastest path: non-negative, exactly `decimals` places, short enough that
             # the sign bit cannot be touched
             if d and text[-d - 1 : -d] == ".":
-                neg = text[0] == "-"
-                digits = text[neg : -d - 1] + text[-d:]
+                digits = text.replace(".", "", 1)
                 if len(digits) <= self._fast and digits.isascii() and digits.isdigit():
-                    if not neg:
-                        return bytes.fromhex(digits.zfill(self._width))[::-1]
-                    if self.signed and digits.strip("0"):  # sign: D7 of the top byte
-                        return bytes.fromhex("8" + digits.zfill(self._width - 1))[::-1]
+                    # BCD digits read as hex are the BCD value: one C call each way
+                    return int(digits, 16).to_bytes(self.size, "little")
+                if digits[:1] == "-" and self.signed:
+                    digits = digits[1:]
+                    if (len(digits) <= self._fast and digits.isascii() and digits.isdigit()
+                            and digits.strip("0")):  # sign: D7 of the top byte
+                        return (int(digits, 16) | self._sign).to_bytes(self.size, "little")
             neg = text[:1] == "-"
             if neg:
                 text = text[1:]
