@@ -466,3 +466,21 @@ def test_a_dead_meter_does_not_act():
     m.faults.no_reply = True
     assert relay(m, d.RelayAction.TRIP, T0) is None
     assert not m.relay_open
+
+
+def test_time_going_back_changes_nothing():
+    a, b = meter(seed=8), meter(seed=8)
+    e1 = total(a, T0 + 10 * H)
+    total(b, T0 + 10 * H)
+    assert total(b, T0 + 5 * H) == e1  # an earlier `now`: no time has passed
+    assert total(b, T0 + 10 * H) == e1
+    assert total(b, T0 + 20 * H) == total(a, T0 + 20 * H)
+
+
+def test_status_for_the_control_channel():
+    m = meter()
+    m.open_terminal_cover(T0)
+    m.trip(T0)
+    st = m.status()
+    assert st["relay_open"] and st["terminal_cover_open"] and not st["meter_cover_open"]
+    assert sum(st["tariffs_kwh"]) == pytest.approx(m.energy_kwh)

@@ -215,3 +215,10 @@ def test_replace_water_meter():
     assert m.respond(mbus.req_ud2(5), T0 + H) is None
     v = Reader(m).values(T0 + 2 * H)[1]
     assert v[("volume", 0)] < 1
+
+
+def test_status_for_the_control_channel():
+    m = GasMeter("3", 6)
+    m.trigger_leak(T0)
+    st = m.status()
+    assert st["leak"] and not st["valve_open"] and st["error_flags"] == ERR_LEAK | ERR_VALVE_BY_ALARM

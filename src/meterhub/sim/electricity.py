@@ -966,6 +966,20 @@ class ElectricityMeter(BaseMeter):
         self._last = None
         self._reschedule(t)
 
+    def status(self) -> dict:
+        """The meter's state at a glance (JSON-ready), for the control channel."""
+        fl = self._flags
+        t = self._t
+        return {
+            "relay_open": bool(fl & F_RELAY_OPEN), "relay_trip_commanded": bool(fl & F_TRIP_CMD),
+            "pre_trip_alarm": bool(fl & F_ALARM), "power_hold": bool(fl & F_HOLD),
+            "close_pending": bool(fl & F_CLOSE_PENDING), "meter_cover_open": bool(fl & F_COVER),
+            "terminal_cover_open": bool(fl & F_TCOVER), "magnet": bool(fl & F_MAGNET),
+            "bypass": self._bypass, "locked": self.locked,
+            "clock_error_s": None if t is None else round(self.clock_error(t), 1),
+            "tariffs_kwh": [c / 100 for c in self.tariff_cents()],
+        }
+
     def events(self) -> dict:
         ev = self._events or [0, [], 0, []]
         return {"meter_cover_open": ev[0], "terminal_cover_open": ev[2]}

@@ -430,6 +430,16 @@ class MBusMeter(BaseMeter):
         self._clk_ref = t
         self._reschedule(t)
 
+    def status(self) -> dict:
+        """The meter's state at a glance (JSON-ready), for the control channel."""
+        t = self._t
+        return {
+            "primary": self.primary, "ident": f"{self.ident:08d}", "valve_open": self.valve_open,
+            "leak": self.leak, "selected": self.selected, "magnet": bool(self._flags & _MAGNET),
+            "error_flags": self.error_flags(), "volume_m3": self.volume_m3,
+            "clock_error_s": None if t is None else round(self.clock_error(t), 1),
+        }
+
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.address!r}, id={self.ident:08d}, "
                 f"medium={self.medium:02X}, scale={self._scale:.4f} m3/h)")
