@@ -26,12 +26,18 @@ class Dlt645Framing:
         return isinstance(event, dlt645.Frame)
 
     @staticmethod
-    def answers(request: bytes, frame: dlt645.Frame) -> bool:
+    def expectation(request: bytes) -> str:
+        """What to match replies against, worked out once per request: its address."""
+        return dlt645.decode_frame(request).address.upper()
+
+    @staticmethod
+    def answers(asked: str, frame: dlt645.Frame) -> bool:
         if not frame.control & 0x80:  # a request echoed by the bus, not a reply
             return False
-        asked = dlt645.decode_frame(request).address.upper()
+        if asked == frame.address:
+            return True
         # AA bytes are wildcards: a request to AAAAAA123456 is answered by any ...123456.
-        return all(a == "A" or a == b for a, b in zip(asked, frame.address.upper(), strict=True))
+        return "A" in asked and all(a == "A" or a == b for a, b in zip(asked, frame.address.upper(), strict=True))
 
 
 class MBusFraming:
@@ -48,7 +54,11 @@ class MBusFraming:
         return not isinstance(event, Exception)
 
     @staticmethod
-    def answers(request: bytes, frame) -> bool:
+    def expectation(request: bytes) -> None:
+        return None
+
+    @staticmethod
+    def answers(expected, frame) -> bool:
         # M-Bus is strictly master/slave on one bus: the next slave frame is the answer.
         control = getattr(frame, "control", None)
         return control is None or not control.from_master

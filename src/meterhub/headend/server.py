@@ -13,6 +13,7 @@ import logging
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from meterhub.headend import meter_io, quantities
 from meterhub.headend.blocking import Blocking
@@ -189,13 +190,12 @@ class HeadEnd:
             quantity = quantities.quantity_for(meter.version, di)
             if quantity is None or isinstance(value, BusError) or value is None:
                 continue
-            try:
-                raw = value if not isinstance(value, (int, float)) else type(value)(value)
-                from decimal import Decimal
-
-                raw = Decimal(str(raw))
-            except (ArithmeticError, ValueError, TypeError):
-                continue
+            if not isinstance(value, Decimal):
+                try:
+                    value = Decimal(str(value))
+                except (ArithmeticError, ValueError, TypeError):
+                    continue  # not a number (a status word): nothing to store as a reading
+            raw = value
             self.sink.put(ReadingRecord(meter.id, quantity.name, ts, raw, meter.ratio(quantity.scale),
                                         quantity.unit, source))
 
