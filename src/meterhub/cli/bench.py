@@ -31,3 +31,38 @@ def codec(seconds: float):
         result.update(codec_mbus.measure(seconds))
     click.echo("done", err=True)
     click.echo(json.dumps(result, indent=2))
+
+
+@bench.command()
+@click.option("--collectors", default=2000, show_default=True, type=int)
+@click.option("--meters", default=8, show_default=True, type=int, help="Meters per collector (one bus each).")
+@click.option("--baud", default=2400, show_default=True, type=int)
+@click.option("--no-baseline", is_flag=True, help="Skip the thread-per-collector baseline.")
+def polling(collectors: int, meters: int, baud: int, no_baseline: bool):
+    """Read every meter of a simulated fleet once: cycle time against the bus physics bound
+    and a blocking thread-per-collector baseline, memory and CPU per collector."""
+    from meterhub.bench import polling as polling_bench
+
+    result = polling_bench.measure(collectors, meters, baud, baseline=not no_baseline)
+    click.echo(json.dumps(result, indent=2))
+
+
+@bench.command("import")
+@click.option("--rows", default=10_000, show_default=True, type=int)
+@click.option("--baseline-rows", default=1_000, show_default=True, type=int)
+def import_(rows: int, baseline_rows: int):
+    """Bulk import of meters against a row-by-row ORM baseline (in a rolled-back transaction)."""
+    import os
+    import tempfile
+
+    if not os.environ.get("DATABASE_URL"):  # never write into the operator's own database by default
+        os.environ["METERHUB_VAR"] = tempfile.mkdtemp(prefix="meterhub-bench-")
+    from meterhub.cli import setup_django
+
+    setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    from meterhub.bench import importing
+
+    click.echo(json.dumps(importing.measure(rows, baseline_rows), indent=2))
