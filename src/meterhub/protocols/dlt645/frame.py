@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from .codes import ABNORMAL_BIT, DIRECTION_BIT, FOLLOW_UP_BIT, FUNCTION_MASK
@@ -138,6 +139,10 @@ class Frame:
         return encode_frame(self.address, self.control, self.data, self.preamble)
 
 
+# one precompiled layout per data length: a single C call packs the whole frame
+_LAYOUT = tuple(struct.Struct(f"<8sBB{n}sBB") for n in range(MAX_DATA + 1))
+
+
 def encode_frame(address: str, control: int, data: bytes = b"", preamble: int = 0) -> bytes:
     try:
         head, head_sum = _HEAD.get(address) or _head(address)
@@ -146,11 +151,11 @@ def encode_frame(address: str, control: int, data: bytes = b"", preamble: int = 
             raise EncodeError(f"control {control!r} or data length {n} out of range")
         data = data.translate(SCRAMBLE)
         cs = (head_sum + control + n + sum(data)) & 0xFF
-        out = b"%b%c%c%b%c\x16" % (head, control, n, data, cs)
+        out = _LAYOUT[n].pack(head, control, n, data, cs, END)
         return b"\xfe" * preamble + out if preamble else out
     except EncodeError:
         raise
-    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+    except (TypeError, ValueError, AttributeError, OverflowError, struct.error) as exc:
         raise EncodeError(f"cannot frame {address!r}, {control!r}, {data!r}: {exc}") from exc
 
 
