@@ -76,3 +76,9 @@ def signed_in(client, make_operator):
         return client, user
 
     return sign_in
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main
+    thread while a browser is open, and asyncio.run() in later tests would refuse to start."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -20,7 +20,7 @@ def chromium_path() -> str | None:
     return candidate if os.path.exists(candidate) else None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     executable = chromium_path()
     if executable is None:
