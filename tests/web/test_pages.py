@@ -1,8 +1,8 @@
 """Console pages through Django's test client: thin views over the domain."""
 
 import io
-from decimal import Decimal
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse

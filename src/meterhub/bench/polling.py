@@ -228,7 +228,7 @@ def measure(collectors: int = 2000, meters: int = 8, baud: int = 2400, baseline:
     if baseline:
         port = _free_port()
         description = fleet_description(collectors, meters, baud, port)
-        print(f"baseline: one thread per collector, blocking sockets ...", file=sys.stderr)
+        print("baseline: one thread per collector, blocking sockets ...", file=sys.stderr)
         base = _baseline(description, collector_refs, meter_refs, port)
         out.update(base)
         out["baseline_ratio"] = round(base["baseline_cycle_s"] / ours["cycle_s"], 3)

@@ -9,8 +9,15 @@ from django.utils.translation import gettext_lazy as _
 from meterhub.accounts.models import LoginEvent, User
 from meterhub.accounts.roles import Role
 from meterhub.assets import addresses
-from meterhub.assets.importing import IMPORTERS
-from meterhub.assets.models import Building, Collector, Customer, Meter, Premise, Site, validate_time_zone
+from meterhub.assets.models import (
+    Building,
+    Collector,
+    Customer,
+    Meter,
+    Premise,
+    Site,
+    validate_time_zone,
+)
 
 
 class LoginForm(AuthenticationForm):
