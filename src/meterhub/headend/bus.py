@@ -49,10 +49,13 @@ class BusStats:
 
 
 class BusSession:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, protocol: str,
-                 baud: int = 2400, link: LinkSpec = DEFAULT_LINK, link_latency_s: float = 0.3,
-                 name: str = "", initial: bytes = b""):
-        self.reader, self.writer = reader, writer
+    """The owner of one bus connection. The transport delivers bytes to `receive()`
+    (called from the connection's protocol, no reader task); `transact()` is the only
+    way a frame goes out."""
+
+    def __init__(self, transport: asyncio.Transport, *, protocol: str, baud: int = 2400,
+                 link: LinkSpec = DEFAULT_LINK, link_latency_s: float = 0.3, name: str = ""):
+        self.transport = transport
         self.protocol, self.baud, self.link = protocol, baud, link
         self.link_latency_s = link_latency_s
         self.name = name
@@ -61,27 +64,10 @@ class BusSession:
         self._lock = asyncio.Lock()
         self._waiting: tuple[object, asyncio.Future] | None = None  # (what answers, its future)
         self._closed = asyncio.Event()
-        self._initial = initial
-        self._reader_task = asyncio.create_task(self._read_loop(), name=f"bus-reader {name}")
 
-    # --- receiving ---------------------------------------------------------------------
+    # --- receiving (called by the connection's protocol) ------------------------------------
 
-    async def _read_loop(self) -> None:
-        try:
-            if self._initial:
-                self._receive(self._initial)
-            while True:
-                data = await self.reader.read(4096)
-                if not data:
-                    break
-                self._receive(data)
-        except (ConnectionError, OSError) as exc:
-            log.info("%s: connection lost: %s", self.name, exc)
-        finally:
-            self._closed.set()
-            self._fail_waiting(CollectorGone(f"{self.name}: collector disconnected"))
-
-    def _receive(self, data: bytes) -> None:
+    def receive(self, data: bytes) -> None:
         self.stats.last_rx = time.monotonic()
         data, beats = strip_heartbeats(data, self.link)
         self.stats.heartbeats += beats
@@ -102,15 +88,21 @@ class BusSession:
                 self.stats.unsolicited += 1
                 log.debug("%s: unsolicited frame %r", self.name, event)
 
-    def _fail_waiting(self, error: BusError) -> None:
-        if self._waiting and not self._waiting[1].done():
-            self._waiting[1].set_exception(error)
+    def lost(self, reason: str = "collector disconnected") -> None:
+        if not self._closed.is_set():
+            self._closed.set()
+            if self._waiting and not self._waiting[1].done():
+                self._waiting[1].set_exception(CollectorGone(f"{self.name}: {reason}"))
 
     # --- sending -----------------------------------------------------------------------
 
     @property
     def closed(self) -> bool:
         return self._closed.is_set()
+
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
 
     async def transact(self, request: bytes, *, expect_reply: bool = True, timeout: float | None = None):
         """Put one request on the bus and return the frame that answers it.
@@ -122,14 +114,12 @@ class BusSession:
         async with self._lock:
             if self.closed:
                 raise CollectorGone(f"{self.name}: collector is offline")
-            loop = asyncio.get_running_loop()
-            future = loop.create_future()
+            future = asyncio.get_running_loop().create_future()
             self._waiting = (self._framing.expectation(request), future)
             started = time.monotonic()
             self.stats.requests += 1
             try:
-                self.writer.write(request)
-                await self.writer.drain()
+                self.transport.write(request)
                 if not expect_reply:
                     await asyncio.sleep(timing.wire_time(len(request), self.baud) + self.link_latency_s)
                     return None
@@ -142,20 +132,14 @@ class BusSession:
                     raise NoReply(f"{self.name}: no reply within {deadline:.2f} s") from None
                 self.stats.replies += 1
                 return frame
-            except (ConnectionError, OSError) as exc:
-                raise CollectorGone(f"{self.name}: {exc}") from exc
             finally:
                 self._waiting = None
                 self.stats.busy_s += time.monotonic() - started
 
     async def close(self) -> None:
-        self._reader_task.cancel()
         with contextlib.suppress(Exception):
-            self.writer.close()
-        with contextlib.suppress(BaseException):
-            await self._reader_task
-        self._closed.set()
-        self._fail_waiting(CollectorGone(f"{self.name}: session closed"))
+            self.transport.close()
+        self.lost("session closed")
 
     async def wait_closed(self) -> None:
         await self._closed.wait()

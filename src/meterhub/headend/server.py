@@ -8,7 +8,6 @@ wiring (`meterhub headend`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 from collections.abc import Callable
@@ -54,7 +53,8 @@ class HeadEnd:
         """Load the fleet, start the sink and the collector listener; returns the bound port."""
         await self.refresh_fleet()
         self.sink.start()
-        server = await asyncio.start_server(self._on_connect, host, port, limit=1 << 16)
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: CollectorConnection(self), host, port, backlog=4096)
         self._servers.append(server)
         self._spawn(self._refresh_loop(), "fleet-refresh")
         self._spawn(self._idle_watch(), "idle-watch")
@@ -96,64 +96,51 @@ class HeadEnd:
             await asyncio.sleep(min(30.0, self.idle_timeout_s / 2))
             now = time.monotonic()
             for session in list(self.sessions.values()):
-                if now - session.stats.last_rx > self.idle_timeout_s and not session._lock.locked():
+                if now - session.stats.last_rx > self.idle_timeout_s and not session.busy:
                     log.info("%s: idle for %.0f s, closing", session.name, now - session.stats.last_rx)
                     await session.close()
 
     # --- collectors ------------------------------------------------------------------------
 
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername")
-        peer_text = f"{peer[0]}:{peer[1]}" if peer else ""
-        parser = RegistrationParser(DEFAULT_LINK)
-        try:
-            async with asyncio.timeout(REGISTRATION_TIMEOUT_S):
-                result = None
-                while result is None:
-                    data = await reader.read(256)
-                    if not data:
-                        raise RegistrationError("closed before registering")
-                    result = parser.feed(data)
-        except (TimeoutError, RegistrationError, ConnectionError, OSError) as exc:
-            self._refuse(writer, "", 1, peer_text, f"no registration: {exc}")
-            return
-        registration, rest = result
+    def registered(self, conn: CollectorConnection, registration) -> BusSession | None:
+        """A connection said who it is: give it a session, or refuse it."""
         collector = self.fleet.collectors.get(registration.registration_id)
-        if collector is None:
-            await self.refresh_fleet()  # it may have been registered a moment ago
-            collector = self.fleet.collectors.get(registration.registration_id)
         if collector is None or not collector.enabled:
             why = "unknown registration id" if collector is None else "collector disabled"
-            self._refuse(writer, registration.registration_id, registration.port, peer_text, why)
-            return
-        await self._serve(collector, registration.port, reader, writer, peer_text, rest)
-
-    def _refuse(self, writer, registration_id: str, port: int, peer: str, reason: str) -> None:
-        log.warning("refused collector %r from %s: %s", registration_id, peer, reason)
-        self.sink.put(LinkRecord(utcnow(), registration_id, port, "refused", peer, reason))
-        with contextlib.suppress(Exception):
-            writer.close()
-
-    async def _serve(self, collector, port: int, reader, writer, peer: str, initial: bytes) -> None:
-        key = (collector.registration_id, port)
+            self.refuse(conn, registration.registration_id, registration.port, why)
+            if collector is None:  # it may have been registered a moment ago: refresh for its retry
+                self._spawn(self.refresh_fleet(), "fleet-refresh-now")
+            return None
+        key = (collector.registration_id, registration.port)
         bus = self.fleet.bus(*key)
-        session = BusSession(reader, writer, protocol=bus.protocol, baud=bus.baud,
-                             link_latency_s=collector.link_latency_s, name=f"{collector.code}:{port}",
-                             initial=initial)
+        session = BusSession(conn.transport, protocol=bus.protocol, baud=bus.baud,
+                             link_latency_s=collector.link_latency_s, name=f"{collector.code}:{registration.port}")
         old = self.sessions.get(key)
         self.sessions[key] = session
         if old is not None:
             # The collector came back from a new address (4G re-attach): the old socket is dead.
-            self.sink.put(LinkRecord(utcnow(), collector.registration_id, port, "replaced", peer,
+            self.sink.put(LinkRecord(utcnow(), collector.registration_id, registration.port, "replaced", conn.peer,
                                      "reconnected while the previous connection was open"))
-            await old.close()
-        self.sink.put(LinkRecord(utcnow(), collector.registration_id, port, "online", peer))
-        log.info("collector %s port %s online from %s", collector.code, port, peer)
-        await session.wait_closed()
+            self._spawn(old.close(), "close-replaced")
+        self.sink.put(LinkRecord(utcnow(), collector.registration_id, registration.port, "online", conn.peer))
+        log.info("collector %s port %s online from %s", collector.code, registration.port, conn.peer)
+        return session
+
+    def disconnected(self, conn: CollectorConnection) -> None:
+        session, registration = conn.session, conn.registration
+        if session is None:
+            return
+        key = (registration.registration_id, registration.port)
         if self.sessions.get(key) is session:
             del self.sessions[key]
-            self.sink.put(LinkRecord(utcnow(), collector.registration_id, port, "offline", peer))
-            log.info("collector %s port %s offline", collector.code, port)
+            self.sink.put(LinkRecord(utcnow(), registration.registration_id, registration.port, "offline",
+                                     conn.peer))
+            log.info("collector %s port %s offline", session.name, registration.port)
+
+    def refuse(self, conn: CollectorConnection, registration_id: str, port: int, reason: str) -> None:
+        log.warning("refused collector %r from %s: %s", registration_id, conn.peer, reason)
+        self.sink.put(LinkRecord(utcnow(), registration_id, port, "refused", conn.peer, reason))
+        conn.transport.close()
 
     def session_for(self, meter: meter_io.MeterRef) -> BusSession:
         session = self.sessions.get((meter.collector, meter.bus_port))
@@ -213,3 +200,52 @@ class HeadEnd:
             elif any(isinstance(v, CollectorGone) for v in values.values()):
                 break  # the rest of this bus is unreachable too
         return ok
+
+
+class CollectorConnection(asyncio.Protocol):
+    """One TCP connection from a collector: first its registration, then its bus's bytes."""
+
+    def __init__(self, headend: HeadEnd):
+        self.headend = headend
+        self.transport: asyncio.Transport | None = None
+        self.peer = ""
+        self.registration = None
+        self.session: BusSession | None = None
+        self._parser = RegistrationParser(DEFAULT_LINK)
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if peer else ""
+        self._timer = asyncio.get_running_loop().call_later(REGISTRATION_TIMEOUT_S, self._no_registration)
+
+    def _no_registration(self) -> None:
+        if self.session is None and not self.transport.is_closing():
+            self.headend.refuse(self, "", 1, f"no registration within {REGISTRATION_TIMEOUT_S:.0f} s")
+
+    def data_received(self, data: bytes) -> None:
+        if self.session is not None:
+            self.session.receive(data)
+            return
+        if self.transport.is_closing():
+            return
+        try:
+            result = self._parser.feed(data)
+        except RegistrationError as exc:
+            self.headend.refuse(self, "", 1, f"no registration: {exc}")
+            return
+        if result is None:
+            return
+        self._timer.cancel()
+        self.registration, rest = result
+        self.session = self.headend.registered(self, self.registration)
+        if self.session is not None and rest:
+            self.session.receive(rest)
+
+    def connection_lost(self, exc) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.session is not None:
+            self.session.lost()
+            self.headend.disconnected(self)
