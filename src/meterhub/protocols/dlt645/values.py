@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 from .errors import DecodeError, EncodeError
 
@@ -60,6 +60,12 @@ class Format:
 _UNSIGN = {"8": "0", "9": "1", "a": "2", "b": "3", "c": "4", "d": "5", "e": "6", "f": "7"}
 
 
+# every valid BCD byte, for bytes.translate(None, _BCD) to delete: what is left is not BCD
+_BCD = bytes(b for b in range(256) if b >> 4 < 10 and b & 15 < 10)
+# enough digits for any BCD field, so that moving the point never rounds
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation])
+
+
 def _digits(raw: bytes, pattern: str) -> str:
     h = raw[::-1].hex()
     if not h.isdigit():
@@ -74,7 +80,7 @@ class Number(Format):
     a register value, so 12345.67 kWh stays 12345.67.
     """
 
-    __slots__ = ("decimals", "signed", "_width", "_fast", "_sign")
+    __slots__ = ("decimals", "signed", "_width", "_fast", "_sign", "_point", "_top", "_exp")
 
     def __init__(self, pattern: str, size: int | None = None, signed: bool = False):
         int_part, _, frac = pattern.partition(".")
@@ -86,10 +92,24 @@ class Number(Format):
         self._width = 2 * self.size
         self._fast = self._width - 1 if signed else self._width
         self._sign = 0x80 << (8 * (self.size - 1))
+        # top wire byte of a non-negative value is below this
+        self._top = 0x80 if signed else 0x100
+        self._exp = -self.decimals
+        # whole decimal bytes: bytes.hex() can put the point in itself, as the one
+        # separator, counted from the side that leaves a single one
+        frac_bytes, odd = divmod(self.decimals, 2)
+        self._point = 0
+        if frac_bytes and not odd and frac_bytes < self.size:
+            int_bytes = self.size - frac_bytes
+            self._point = -int_bytes if frac_bytes <= int_bytes else frac_bytes
 
     def decode(self, raw: bytes):
         if len(raw) != self.size:
             self._check(raw)
+        # fast path, a non-negative value with whole decimal bytes (energy):
+        # one C call checks the BCD, one formats it with its point
+        if self._point and raw[-1] < self._top and not raw.translate(None, _BCD):
+            return Decimal(raw[::-1].hex(".", self._point))
         h = raw[::-1].hex()
         sign = ""
         if self.signed and h[0] > "7":
@@ -97,9 +117,9 @@ class Number(Format):
             h = _UNSIGN.get(h[0], "x") + h[1:]
         if not h.isdigit():
             raise DecodeError(f"{self.pattern}: not BCD: {raw.hex(' ').upper()}")
-        d = self.decimals
-        if d:
-            return Decimal(f"{sign}{h[:-d]}.{h[-d:]}")
+        if self.decimals:
+            # shifting the point keeps every digit: exact whatever the caller's context
+            return Decimal(sign + h).scaleb(self._exp, _EXACT)
         return -int(h) if sign else int(h)
 
     def encode(self, value) -> bytes:
