@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from datetime import datetime
 
 from .errors import DecodeError, EncodeError
@@ -71,26 +72,30 @@ def operator_from(data: bytes) -> str:
     return data[::-1].hex().upper()
 
 
+_PACK6 = struct.Struct("6B").pack
+# BCD byte -> 0..99, None for a byte that is not BCD: datetime() then raises
+# TypeError, so the hot path needs no separate validity check
+_BCD_OR_NONE = tuple(None if v < 0 else v for v in FROM_BCD)
+
+
 def stamp6(dt: datetime) -> bytes:
     """ss mm hh DD MM YY (unrolled: relay commands and time syncs all carry one)."""
     if type(dt) is datetime and 2000 <= dt.year <= 2099:
         T = TO_BCD
-        return bytes((T[dt.second], T[dt.minute], T[dt.hour], T[dt.day], T[dt.month],
-                      T[dt.year - 2000]))
+        return _PACK6(T[dt.second], T[dt.minute], T[dt.hour], T[dt.day], T[dt.month],
+                      T[dt.year - 2000])
     return STAMP6.encode(dt)
 
 
 def stamp6_from(data: bytes) -> datetime | None:
     """Inverse of `stamp6`; None for all zeros; DecodeError otherwise."""
     if len(data) == 6:
-        F = FROM_BCD
-        ss, mi, hh, dd, mo, yy = F[data[0]], F[data[1]], F[data[2]], F[data[3]], F[data[4]], F[
-            data[5]]
-        if min(ss, mi, hh, dd, mo, yy) >= 0 and mo:
-            try:
-                return datetime(2000 + yy, mo, dd, hh, mi, ss)
-            except ValueError:
-                pass
+        F = _BCD_OR_NONE
+        try:
+            return datetime(2000 + F[data[5]], F[data[4]], F[data[3]], F[data[2]], F[data[1]],
+                            F[data[0]])
+        except (TypeError, ValueError):  # not BCD, all zeros, or no such date
+            pass
     return STAMP6.decode(data)  # the careful path: None, or the precise error
 
 
