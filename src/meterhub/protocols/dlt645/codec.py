@@ -4,9 +4,13 @@ dispatches on the control byte without building an intermediate `Frame`."""
 
 from __future__ import annotations
 
+import struct
+
 from .frame import HEADERS, UNSCRAMBLE, Frame, decode_frame, header
 from .replies import _HANDLERS, ReadReply, parse_reply
 from .requests import _BY_CODE, Read, parse_request
+
+_DI = struct.Struct("<I").unpack_from  # a 2007 DI without slicing it off first
 
 
 def parse(frame: Frame, version: str = "2007"):
@@ -34,10 +38,9 @@ def decode(raw: bytes, version: str = "2007"):
     # the two frames a head-end sees most, without the dispatch tables
     if version == "2007":
         if c == 0x91 and n >= 16:
-            return ReadReply(address, int.from_bytes(data[:4], "little"), data[4:], False,
-                             None, "2007")
+            return ReadReply(address, _DI(data)[0], data[4:], False, None, "2007")
         if c == 0x11 and n == 16:
-            return Read(address, int.from_bytes(data, "little"), None, None, "2007")
+            return Read(address, _DI(data)[0], None, None, "2007")
     if c & 0x80:
         handler = _HANDLERS[version].get(c)
         if handler is not None:
