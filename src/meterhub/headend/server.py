@@ -35,7 +35,8 @@ def utcnow() -> datetime:
 
 class HeadEnd:
     def __init__(self, load_fleet: Callable[[], Fleet], sink: BatchSink, *, node: str | None = None,
-                 idle_timeout_s: float = IDLE_TIMEOUT_S, thread_finalizer: Callable[[], None] | None = None):
+                 idle_timeout_s: float = IDLE_TIMEOUT_S, thread_finalizer: Callable[[], None] | None = None,
+                 registration_timeout_s: float = REGISTRATION_TIMEOUT_S):
         self._load_fleet = load_fleet
         self.blocking = Blocking(thread_finalizer)
         self.sink = sink
@@ -44,6 +45,7 @@ class HeadEnd:
         self.sessions: dict[tuple[str, int], BusSession] = {}
         self.node = node or socket.gethostname()
         self.idle_timeout_s = idle_timeout_s
+        self.registration_timeout_s = registration_timeout_s
         self._servers: list[asyncio.AbstractServer] = []
         self._tasks: set[asyncio.Task] = set()
 
@@ -218,11 +220,12 @@ class CollectorConnection(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else ""
-        self._timer = asyncio.get_running_loop().call_later(REGISTRATION_TIMEOUT_S, self._no_registration)
+        self._timer = asyncio.get_running_loop().call_later(self.headend.registration_timeout_s,
+                                                            self._no_registration)
 
     def _no_registration(self) -> None:
         if self.session is None and not self.transport.is_closing():
-            self.headend.refuse(self, "", 1, f"no registration within {REGISTRATION_TIMEOUT_S:.0f} s")
+            self.headend.refuse(self, "", 1, f"no registration within {self.headend.registration_timeout_s:g} s")
 
     def data_received(self, data: bytes) -> None:
         if self.session is not None:
