@@ -263,7 +263,8 @@ def _follow_2007(address, c, data, version):
 
 
 def _address(address, c, data, version):
-    f.need(data, 6, "read address reply")
+    if len(data) != 6:  # f.need() only when it will raise
+        f.need(data, 6, "read address reply")
     reported = data[::-1].hex().upper()
     if reported != address:
         raise DecodeError(f"address reply: header {address}, data {reported}")
@@ -271,7 +272,8 @@ def _address(address, c, data, version):
 
 
 def _ack(address, c, data, version):
-    f.need(data, 0, "acknowledgement")
+    if data:  # f.need() only when it will raise
+        f.need(data, 0, "acknowledgement")
     return Ack(address, c & FUNCTION_MASK, version)
 
 
@@ -287,7 +289,8 @@ def _password(address, c, data, version):
 
 
 def _error(address, c, data, version):
-    f.need(data, 1, "abnormal reply ERR")
+    if len(data) != 1:  # f.need() only when it will raise
+        f.need(data, 1, "abnormal reply ERR")
     return ErrorReply(address, c & FUNCTION_MASK, data[0], version)
 
 

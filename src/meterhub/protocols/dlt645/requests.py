@@ -181,7 +181,8 @@ class ReadAddress(Request):
 
     @classmethod
     def from_data(cls, address: str, data: bytes, version: str) -> ReadAddress:
-        f.need(data, 0, "read address")
+        if data:  # f.need() only when it will raise
+            f.need(data, 0, "read address")
         return cls(address, version)
 
 

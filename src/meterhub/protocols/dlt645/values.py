@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from .errors import DecodeError, EncodeError
 
@@ -62,8 +62,6 @@ _UNSIGN = {"8": "0", "9": "1", "a": "2", "b": "3", "c": "4", "d": "5", "e": "6",
 
 # every valid BCD byte, for bytes.translate(None, _BCD) to delete: what is left is not BCD
 _BCD = bytes(b for b in range(256) if b >> 4 < 10 and b & 15 < 10)
-# enough digits for any BCD field, so that moving the point never rounds
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation])
 
 
 def _digits(raw: bytes, pattern: str) -> str:
@@ -94,7 +92,7 @@ class Number(Format):
         self._sign = 0x80 << (8 * (self.size - 1))
         # top wire byte of a non-negative value is below this
         self._top = 0x80 if signed else 0x100
-        self._exp = -self.decimals
+        self._exp = f"E-{self.decimals}"
         # whole decimal bytes: bytes.hex() can put the point in itself, as the one
         # separator, counted from the side that leaves a single one
         frac_bytes, odd = divmod(self.decimals, 2)
@@ -106,20 +104,22 @@ class Number(Format):
     def decode(self, raw: bytes):
         if len(raw) != self.size:
             self._check(raw)
-        # fast path, a non-negative value with whole decimal bytes (energy):
-        # one C call checks the BCD, one formats it with its point
-        if self._point and raw[-1] < self._top and not raw.translate(None, _BCD):
-            return Decimal(raw[::-1].hex(".", self._point))
-        h = raw[::-1].hex()
-        sign = ""
-        if self.signed and h[0] > "7":
+        if raw[-1] < self._top:  # not negative
+            # whole decimal bytes (energy): one C call checks the BCD, one writes
+            # the digits with the point in place
+            if self._point and not raw.translate(None, _BCD):
+                return Decimal(raw[::-1].hex(".", self._point))
+            h = raw[::-1].hex()
+            sign = ""
+        else:  # D7 of the top byte is the sign, not part of the top digit
+            h = raw[::-1].hex()
+            h = _UNSIGN[h[0]] + h[1:]
             sign = "-"
-            h = _UNSIGN.get(h[0], "x") + h[1:]
         if not h.isdigit():
             raise DecodeError(f"{self.pattern}: not BCD: {raw.hex(' ').upper()}")
         if self.decimals:
-            # shifting the point keeps every digit: exact whatever the caller's context
-            return Decimal(sign + h).scaleb(self._exp, _EXACT)
+            # digits and an exponent: one exact parse, no slicing around a point
+            return Decimal(f"{sign}{h}{self._exp}")
         return -int(h) if sign else int(h)
 
     def encode(self, value) -> bytes:
