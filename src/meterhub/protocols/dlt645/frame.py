@@ -147,6 +147,21 @@ _LAYOUT = tuple(struct.Struct(f"<8sBB{n}sBB") for n in range(MAX_DATA + 1))
 
 
 def encode_frame(address: str, control: int, data: bytes = b"", preamble: int = 0) -> bytes:
+    # fast path for a known address: no range checks, because _LAYOUT[n] and the
+    # "B" field reject what they would; on any error the checked path below runs
+    # from scratch and raises the precise EncodeError
+    try:
+        head, head_sum = _HEAD[address]
+        n = len(data)
+        scrambled = data.translate(SCRAMBLE)
+        out = _LAYOUT[n].pack(head, control, n, scrambled,
+                              (head_sum + control + n + sum(scrambled)) & 0xFF, END)
+        return b"\xfe" * preamble + out if preamble else out
+    except Exception:
+        return _encode_frame(address, control, data, preamble)
+
+
+def _encode_frame(address: str, control: int, data: bytes, preamble: int) -> bytes:
     try:
         head, head_sum = _HEAD.get(address) or _head(address)
         n = len(data)
