@@ -78,7 +78,8 @@ class Number(Format):
     a register value, so 12345.67 kWh stays 12345.67.
     """
 
-    __slots__ = ("decimals", "signed", "_width", "_fast", "_sign", "_point", "_top", "_exp")
+    __slots__ = ("decimals", "signed", "_width", "_fast", "_sign", "_point", "_top", "_exp",
+                 "_dot")
 
     def __init__(self, pattern: str, size: int | None = None, signed: bool = False):
         int_part, _, frac = pattern.partition(".")
@@ -93,6 +94,9 @@ class Number(Format):
         # top wire byte of a non-negative value is below this
         self._top = 0x80 if signed else 0x100
         self._exp = f"E-{self.decimals}"
+        # where the point is when written with exactly `decimals` places (never
+        # matches for an integer format)
+        self._dot = slice(-self.decimals - 1, -self.decimals) if self.decimals else slice(0, 0)
         # whole decimal bytes: bytes.hex() can put the point in itself, as the one
         # separator, counted from the side that leaves a single one
         frac_bytes, odd = divmod(self.decimals, 2)
@@ -125,10 +129,9 @@ class Number(Format):
     def encode(self, value) -> bytes:
         try:  # zero-cost on 3.11 until something raises
             text = str(value)
-            d = self.decimals
             # fastest path: non-negative, exactly `decimals` places, short enough that
             # the sign bit cannot be touched
-            if d and text[-d - 1 : -d] == ".":
+            if text[self._dot] == ".":
                 digits = text.replace(".", "", 1)
                 if len(digits) <= self._fast and digits.isascii() and digits.isdigit():
                     # BCD digits read as hex are the BCD value: one C call each way
@@ -138,6 +141,7 @@ class Number(Format):
                     if (len(digits) <= self._fast and digits.isascii() and digits.isdigit()
                             and digits.strip("0")):  # sign: D7 of the top byte
                         return (int(digits, 16) | self._sign).to_bytes(self.size, "little")
+            d = self.decimals
             neg = text[:1] == "-"
             if neg:
                 text = text[1:]
