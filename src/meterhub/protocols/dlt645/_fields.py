@@ -75,7 +75,7 @@ def operator_from(data: bytes) -> str:
 _PACK6 = struct.Struct("6B").pack
 # BCD byte -> 0..99, None for a byte that is not BCD: datetime() then raises
 # TypeError, so the hot path needs no separate validity check
-_BCD_OR_NONE = tuple(None if v < 0 else v for v in FROM_BCD)
+BCD_OR_NONE = tuple(None if v < 0 else v for v in FROM_BCD)
 
 
 def stamp6(dt: datetime) -> bytes:
@@ -90,7 +90,7 @@ def stamp6(dt: datetime) -> bytes:
 def stamp6_from(data: bytes) -> datetime | None:
     """Inverse of `stamp6`; None for all zeros; DecodeError otherwise."""
     if len(data) == 6:
-        F = _BCD_OR_NONE
+        F = BCD_OR_NONE
         try:
             return datetime(2000 + F[data[5]], F[data[4]], F[data[3]], F[data[2]], F[data[1]],
                             F[data[0]])

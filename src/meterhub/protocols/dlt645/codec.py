@@ -11,6 +11,8 @@ from .replies import _HANDLERS, ReadReply, parse_reply
 from .requests import _BY_CODE, Read, parse_request
 
 _DI = struct.Struct("<I").unpack_from  # a 2007 DI without slicing it off first
+# control code -> the request class's from_data, bound once rather than per frame
+_FROM_DATA = {v: {c: cls.from_data for c, cls in by_code.items()} for v, by_code in _BY_CODE.items()}
 
 
 def parse(frame: Frame, version: str = "2007"):
@@ -46,7 +48,7 @@ def decode(raw: bytes, version: str = "2007"):
         if handler is not None:
             return handler(address, c, data, version)
         return parse_reply(Frame(address, c, data), version)  # raises the precise error
-    cls = _BY_CODE[version].get(c)
-    if cls is not None:
-        return cls.from_data(address, data, version)
+    from_data = _FROM_DATA[version].get(c)
+    if from_data is not None:
+        return from_data(address, data, version)
     return parse_request(Frame(address, c, data), version)  # raises the precise error

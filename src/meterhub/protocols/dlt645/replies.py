@@ -10,6 +10,7 @@ from typing import ClassVar
 
 from . import _fields as f
 from .codes import (
+    _ERR_TABLE,
     ABNORMAL_BIT,
     BAUD_BITS,
     DIRECTION_BIT,
@@ -17,7 +18,6 @@ from .codes import (
     FUNCTION_MASK,
     Code1997,
     Code2007,
-    error_bits,
     error_byte,
 )
 from .errors import DecodeError, EncodeError
@@ -228,7 +228,7 @@ class ErrorReply(Reply):
 
     @property
     def errors(self) -> list[str]:
-        return error_bits(self.err, self.version)
+        return list(_ERR_TABLE[self.version][self.err])  # error_bits(), without the call
 
     @classmethod
     def named(cls, address: str, function: int, names, version: str = "2007") -> ErrorReply:

@@ -475,7 +475,12 @@ class RelayControl(Request):
         action = _ACTIONS.get(data[8])
         if action is None:
             raise DecodeError(f"relay control: unknown action N1={data[8]:02X}")
-        until = f.stamp6_from(data[10:16])
+        F = f.BCD_OR_NONE  # stamp6_from(data[10:16]) inlined: no slice, no call
+        try:
+            until = datetime(2000 + F[data[15]], F[data[14]], F[data[13]], F[data[12]],
+                             F[data[11]], F[data[10]])
+        except (TypeError, ValueError):
+            until = f.stamp6_from(data[10:16])  # None for all zeros, or the precise error
         if until is None:
             raise DecodeError("relay control: valid-until of all zeros")
         return cls(address, action, until, level, pw, op, data[9], version)
