@@ -5,6 +5,7 @@ dispatches on the control byte without building an intermediate `Frame`."""
 from __future__ import annotations
 
 import struct
+from zlib import adler32
 
 from .frame import HEADERS, UNSCRAMBLE, Frame, decode_frame, header
 from .replies import _HANDLERS, ReadReply, parse_reply
@@ -34,7 +35,7 @@ def decode(raw: bytes, version: str = "2007"):
     address, head_sum = hdr
     c = raw[8]
     scrambled = raw[10:-2]
-    if (head_sum + c + n - 12 + sum(scrambled)) & 0xFF != raw[-2]:
+    if (head_sum + c + n - 13 + adler32(scrambled)) & 0xFF != raw[-2]:  # see frame.py
         decode_frame(raw)  # raises ChecksumError
     data = scrambled.translate(UNSCRAMBLE)
     # the two frames a head-end sees most, without the dispatch tables

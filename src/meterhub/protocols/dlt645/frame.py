@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from zlib import adler32
 
 from .codes import ABNORMAL_BIT, DIRECTION_BIT, FOLLOW_UP_BIT, FUNCTION_MASK
 from .errors import ChecksumError, EncodeError, FrameError, LengthError
@@ -142,7 +143,10 @@ class Frame:
         return encode_frame(self.address, self.control, self.data, self.preamble)
 
 
-# one precompiled layout per data length: a single C call packs the whole frame
+# The byte sum of a data field in one C pass: Adler-32's low half is 1 + the byte
+# sum, exact while that is below 65521, so for up to 256 bytes (a data field is at
+# most 255) the checksum's low byte is that of adler32(data) - 1. And one
+# precompiled layout per data length: a single C call packs the whole frame.
 _LAYOUT = tuple(struct.Struct(f"<8sBB{n}sBB") for n in range(MAX_DATA + 1))
 
 
@@ -155,7 +159,7 @@ def encode_frame(address: str, control: int, data: bytes = b"", preamble: int = 
         n = len(data)
         scrambled = data.translate(SCRAMBLE)
         out = _LAYOUT[n].pack(head, control, n, scrambled,
-                              (head_sum + control + n + sum(scrambled)) & 0xFF, END)
+                              (head_sum + control + n + adler32(scrambled) - 1) & 0xFF, END)
         return b"\xfe" * preamble + out if preamble else out
     except Exception:
         return _encode_frame(address, control, data, preamble)
