@@ -27,12 +27,14 @@ def decode(raw: bytes, version: str = "2007"):
     """One complete frame's bytes -> Request or Reply (raises Dlt645Error)."""
     if type(raw) is not bytes:
         raw = bytes(raw)
-    hdr = HEADERS.get(raw[:8]) or header(raw[:8])
+    try:  # a meter seen before: its address and the header's byte sum
+        address, head_sum = HEADERS[raw[:8]]
+    except KeyError:
+        return _new_header(raw, version)
     n = len(raw)
-    if hdr is None or n < 12 or n != 12 + raw[9] or raw[-1] != 0x16:
-        # a preamble, or something wrong: the careful path decodes or raises precisely
+    if n < 12 or n != 12 + raw[9] or raw[-1] != 0x16:
+        # something wrong: the careful path decodes or raises precisely
         return parse(decode_frame(raw), version)
-    address, head_sum = hdr
     c = raw[8]
     scrambled = raw[10:-2]
     if (head_sum + c + n - 13 + adler32(scrambled)) & 0xFF != raw[-2]:  # see frame.py
@@ -53,3 +55,10 @@ def decode(raw: bytes, version: str = "2007"):
     if from_data is not None:
         return from_data(address, data, version)
     return parse_request(Frame(address, c, data), version)  # raises the precise error
+
+
+def _new_header(raw: bytes, version: str):
+    if header(raw[:8]) is None:
+        # a preamble, or no 68 A0..A5 68 header: the careful path decodes or raises
+        return parse(decode_frame(raw), version)
+    return decode(raw, version)  # a meter not seen before, now in HEADERS
