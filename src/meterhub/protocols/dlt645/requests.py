@@ -449,13 +449,14 @@ class RelayControl(Request):
     def encode(self, preamble: int = 0) -> bytes:
         # one C call packs N1..N8 after the credentials; anything odd takes the
         # generic path, which raises the precise error
-        if self.version == "2007" and self.action in _ACTIONS:
+        if self.version == "2007":
             try:
-                data = _RELAY(f.auth(self.password_level, self.password, self.operator),
-                              self.action, self.reserved, f.stamp6(self.valid_until))
-            except (EncodeError, struct.error, *_MISUSE):
-                return Request.encode(self, preamble)
-            return encode_frame(self.address, 0x1C, data, preamble)
+                if self.action in _ACTIONS:
+                    data = _RELAY(f.auth(self.password_level, self.password, self.operator),
+                                  self.action, self.reserved, f.stamp6(self.valid_until))
+                    return encode_frame(self.address, 0x1C, data, preamble)
+            except (struct.error, *_MISUSE):  # EncodeError is a ValueError
+                pass
         return Request.encode(self, preamble)
 
     def payload(self) -> bytes:
