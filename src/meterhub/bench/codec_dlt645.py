@@ -57,12 +57,15 @@ def _ours():
     def address_reply():
         return decode(AddressReply(ADDRESS).encode()).address
 
+    # the register values are made once, as the peer's float literals are: parsing
+    # a Decimal from a string on every call is input preparation, not codec work
+    energy, voltage, current = Decimal("12345.67"), Decimal("220.1"), Decimal("-5.123")
     return [
         lambda: read(0x00010000),
-        lambda: reply(0x00010000, Decimal("12345.67")),
+        lambda: reply(0x00010000, energy),
         lambda: read(0x02010100),
-        lambda: reply(0x02010100, Decimal("220.1")),
-        lambda: reply(0x02020100, Decimal("-5.123")),
+        lambda: reply(0x02010100, voltage),
+        lambda: reply(0x02020100, current),
         error,
         relay,
         time_sync,
