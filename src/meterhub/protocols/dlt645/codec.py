@@ -13,7 +13,7 @@ from .requests import _BY_CODE, Read, parse_request
 
 _DI = struct.Struct("<I").unpack_from  # a 2007 DI without slicing it off first
 # control code -> the request class's from_data, bound once rather than per frame
-_FROM_DATA = {v: {c: cls.from_data for c, cls in by_code.items()} for v, by_code in _BY_CODE.items()}
+_FROM_DATA = {v: {c: cls.from_data for c, cls in codes.items()} for v, codes in _BY_CODE.items()}
 
 
 def parse(frame: Frame, version: str = "2007"):
