@@ -155,3 +155,51 @@ def test_a_flood_of_silent_connections_is_refused_and_the_field_keeps_working():
     assert values[ENERGY] > 0
     assert len(refused) == 300 and all("no registration" in r.reason for r in refused)
     assert sessions == 2
+
+
+def mbus_field(port: int) -> dict:
+    return {"seed": 5, "headend": f"127.0.0.1:{port}", "time_scale": 0.05,
+            "collectors": [{"code": "MB-1", "registration_id": "REG-M", "buses": [{"baud": 9600, "meters": [
+                {"address": "01000005", "kind": "water", "protocol": "mbus"},
+                {"address": "7", "kind": "gas", "protocol": "mbus"}]}]}]}
+
+
+def mbus_headend_fleet() -> Fleet:
+    return Fleet.build([CollectorRef(3, "MB-1", "REG-M", "dialin_tcp", link_latency_s=0.05)], [
+        MeterRef(21, "W01000005", "01000005", "mbus", "REG-M", baud_rate=9600, kind="water"),
+        MeterRef(22, "G7", "7", "mbus", "REG-M", baud_rate=9600, kind="gas")])
+
+
+def test_mbus_water_and_gas_meters_are_read_and_the_valve_closes():
+    from meterhub.headend.commands import CommandTask, execute
+    from meterhub.headend.records import ReadingRecord
+
+    async def scenario():
+        records: list = []
+        headend = HeadEnd(mbus_headend_fleet, BatchSink(records.extend, interval_s=0.05), node="t")
+        port = await headend.start("127.0.0.1", 0)
+        sim = SimFleet(parse_fleet(mbus_field(port)))
+        await sim.start(timeout=20)
+        for _ in range(200):
+            if headend.sessions:
+                break
+            await asyncio.sleep(0.02)
+        try:
+            water = await headend.read_meter("W01000005", [])
+            gas = await headend.read_meter("G7", [])
+            meter = headend.fleet.meters["W01000005"]
+            task = CommandTask(1, "valve_close", meter, datetime.now(), "Asia/Shanghai", 1)
+            outcome = await execute(headend.session_for(meter), task, datetime.now())
+            await headend.sink.flush()
+            return water, gas, outcome, sim.meter("01000005").valve_open, records
+        finally:
+            await sim.stop()
+            await headend.close()
+
+    water, gas, outcome, still_open, records = asyncio.run(scenario())
+    assert water["water_volume"] > 0 and water["valve_open"] is True
+    assert gas["gas_volume"] > 0
+    assert outcome.status == "done" and outcome.result == {"valve_open": False}
+    assert still_open is False
+    quantities = {(r.meter_id, r.quantity) for r in records if isinstance(r, ReadingRecord)}
+    assert {(21, "water_volume"), (21, "water_flow"), (22, "gas_volume")} <= quantities

@@ -25,6 +25,7 @@ from meterhub.headend.commands import CommandTask, Outcome
 MAX_ATTEMPTS = 5
 LEASE = timedelta(seconds=60)
 RELAY_KINDS = {Command.Kind.RELAY_TRIP, Command.Kind.RELAY_CLOSE_ALLOWED, Command.Kind.RELAY_DIRECT_CLOSE}
+VALVE_KINDS = {Command.Kind.VALVE_CLOSE, Command.Kind.VALVE_OPEN}
 
 
 def _step(command: Command, step: str, detail: dict | None = None, node: str = "", at=None) -> CommandStep:
@@ -39,6 +40,8 @@ def request_command(meter: Meter, kind: str, *, actor=None, requested_by: str = 
         raise ValidationError(_("Unknown command %(k)s") % {"k": kind})
     if kind in RELAY_KINDS and meter.switch != Meter.Switch.RELAY:
         raise ValidationError(_("Meter %(m)s has no relay") % {"m": meter})
+    if kind in VALVE_KINDS and meter.switch != Meter.Switch.VALVE:
+        raise ValidationError(_("Meter %(m)s has no valve") % {"m": meter})
     if not meter.collector_id:
         raise ValidationError(_("Meter %(m)s is not on a collector") % {"m": meter})
     who = getattr(actor, "username", "") or requested_by or "system"

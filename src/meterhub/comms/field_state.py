@@ -22,7 +22,7 @@ def meter_state(meter) -> dict:
         "readings": latest_readings(meter),
         "commands": Command.objects.filter(meter=meter).prefetch_related("steps")[:COMMANDS_SHOWN],
         "command_kinds": [(k, label) for k, label in Command.Kind.choices
-                          if meter.switch == "relay" or not k.startswith("relay")],
+                          if not k.startswith(("relay", "valve")) or k.startswith(meter.switch)],
     }
 
 

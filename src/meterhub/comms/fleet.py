@@ -12,7 +12,7 @@ def meter_ref(meter: Meter) -> MeterRef:
         id=meter.pk, serial=meter.serial, address=meter.address, protocol=meter.protocol,
         collector=meter.collector.registration_id if meter.collector_id else "", bus_port=meter.bus_port,
         password=meter.password, operator_code=meter.operator_code, ct_ratio=meter.ct_ratio,
-        pt_ratio=meter.pt_ratio, baud_rate=meter.baud_rate,
+        pt_ratio=meter.pt_ratio, baud_rate=meter.baud_rate, kind=meter.kind,
     )
 
 

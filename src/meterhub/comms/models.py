@@ -91,6 +91,8 @@ class Command(models.Model):
         RELAY_TRIP = "relay_trip", _("Cut supply (relay trip)")
         RELAY_CLOSE_ALLOWED = "relay_close_allowed", _("Allow reconnection (close allowed)")
         RELAY_DIRECT_CLOSE = "relay_direct_close", _("Restore supply (direct close)")
+        VALVE_CLOSE = "valve_close", _("Close the valve")
+        VALVE_OPEN = "valve_open", _("Open the valve")
         TIME_SYNC = "time_sync", _("Set the meter's clock")
         READ_NOW = "read_now", _("Read now")
 

@@ -8,9 +8,11 @@ from meterhub.assets.models import Meter
 from meterhub.comms.models import ReadPlan
 from meterhub.headend.schedule import PlanSpec
 
-DEFAULT_PLANS = [
-    ("Instantaneous values", "*/15 * * * *", ReadPlan.Items.INSTANT, 120),
-    ("Daily freeze", "0 0 * * *", ReadPlan.Items.DAILY, 900),
+DEFAULT_PLANS = [  # (name, cron, items, jitter seconds, meter kind)
+    ("Instantaneous values", "*/15 * * * *", ReadPlan.Items.INSTANT, 120, "electricity"),
+    ("Daily freeze", "0 0 * * *", ReadPlan.Items.DAILY, 900, "electricity"),
+    ("Water meters", "5 * * * *", ReadPlan.Items.INSTANT, 300, "water"),
+    ("Gas meters", "5 * * * *", ReadPlan.Items.INSTANT, 300, "gas"),
 ]
 
 
@@ -33,7 +35,7 @@ def mark_run(plan_id: int, slot: datetime) -> None:
 
 
 def ensure_default_plans(site) -> None:
-    for name, cron, items, jitter in DEFAULT_PLANS:
+    for name, cron, items, jitter, kind in DEFAULT_PLANS:
         ReadPlan.objects.get_or_create(name=f"{name} ({site.code})",
                                        defaults={"cron": cron, "items": items, "site": site, "jitter_s": jitter,
-                                                 "kind": "electricity"})
+                                                 "kind": kind})

@@ -53,6 +53,8 @@ async def execute(session, task: CommandTask, now: datetime) -> Outcome:
             return await _time_sync(session, task, now, steps)
         if task.kind == "read_now":
             return await _read_now(session, task, steps)
+        if task.kind in ("valve_open", "valve_close"):
+            return await _valve(session, task, steps)
         return Outcome("failed", {"error": f"unknown command {task.kind}"}, steps)
     except meter_io.MeterRefused as exc:
         steps.append(("refused", {"errors": exc.errors}))
@@ -118,3 +120,19 @@ async def _read_now(session, task, steps) -> Outcome:
     steps.append(("answered", {"items": len(values)}))
     failed = all(isinstance(v, BusError) for v in values.values())
     return Outcome("retry" if failed else "done", {"values": result}, steps)
+
+
+async def _valve(session, task, steps) -> Outcome:
+    want_open = task.kind == "valve_open"
+    if task.attempt > 1 and meter_io.valve_open(await meter_io.read_mbus(session, task.meter)) == want_open:
+        steps.append(("confirmed", {"valve_open": want_open, "already": True}))
+        return Outcome("done", {"valve_open": want_open}, steps)
+    steps.append(("sent", {"valve_open": want_open}))
+    await meter_io.valve_control(session, task.meter, want_open)
+    steps.append(("acknowledged", {}))
+    state = meter_io.valve_open(await meter_io.read_mbus(session, task.meter))
+    if state == want_open:
+        steps.append(("confirmed", {"valve_open": state}))
+        return Outcome("done", {"valve_open": state}, steps)
+    steps.append(("not_confirmed", {"valve_open": state}))
+    return Outcome("retry", {"error": "the meter acknowledged but reports the valve unchanged"}, steps)

@@ -58,3 +58,15 @@ STATUS_WORD_3 = 0x04000503
 
 def quantity_for(version: str, di: int) -> Quantity | None:
     return (DLT645_1997 if version == "1997" else DLT645_2007).get(di)
+
+
+def mbus_quantity(meter_kind: str, record) -> Quantity | None:
+    """Which M-Bus records are stored: current volume and flow (storage 0, instantaneous)."""
+    if record.storage != 0 or record.tariff != 0 or int(record.function) != 0:
+        return None
+    medium = "gas" if meter_kind == "gas" else "water"
+    if record.quantity == "volume":
+        return Quantity(f"{medium}_volume", "m3", "none")
+    if record.quantity == "volume_flow":
+        return Quantity(f"{medium}_flow", "m3/h", "none")
+    return None

@@ -167,9 +167,31 @@ class HeadEnd:
         except CollectorGone as exc:
             self.sink.put(CommRecord(meter.id, utcnow(), False, str(exc)))
             return dict.fromkeys(dis, exc)
+        if meter.protocol == "mbus":
+            return await self._read_mbus(session, meter, source, ts or utcnow())
         values = await meter_io.read_items(session, meter, dis)
         self._publish(meter, values, source, ts or utcnow())
         return values
+
+    async def _read_mbus(self, session, meter, source: str, ts: datetime) -> dict:
+        """An M-Bus meter answers with all its records at once: {quantity: value}."""
+        try:
+            records = await meter_io.read_mbus(session, meter)
+        except BusError as exc:
+            self.sink.put(CommRecord(meter.id, utcnow(), False, str(exc)[:200]))
+            return {"records": exc}
+        self.sink.put(CommRecord(meter.id, utcnow(), True))
+        out = {}
+        for record in records:
+            quantity = quantities.mbus_quantity(meter.kind, record)
+            if quantity is not None and isinstance(record.value, Decimal):
+                out[quantity.name] = record.value
+                self.sink.put(ReadingRecord(meter.id, quantity.name, ts, record.value, Decimal(1), quantity.unit,
+                                            source))
+        valve = meter_io.valve_open(records)
+        if valve is not None:
+            out["valve_open"] = valve
+        return out
 
     def _publish(self, meter, values: dict, source: str, ts: datetime) -> None:
         errors = [v for v in values.values() if isinstance(v, BusError)]
