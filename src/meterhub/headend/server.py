@@ -113,31 +113,42 @@ class HeadEnd:
             if collector is None:  # it may have been registered a moment ago: refresh for its retry
                 self._spawn(self.refresh_fleet(), "fleet-refresh-now")
             return None
-        key = (collector.registration_id, registration.port)
+        return self.attach(collector, registration.port, conn.transport, conn.peer)
+
+    def attach(self, collector, port: int, transport, peer: str = "") -> BusSession:
+        """Make `transport` the bus session of (collector, port), replacing an older one.
+
+        Every link kind comes through here: dial-in and dial-out TCP, MQTT gateways,
+        serial ports. `transport` needs write(bytes) and close(); feed what arrives to
+        the session's receive() and call detach() when the link goes.
+        """
+        key = (collector.registration_id, port)
         bus = self.fleet.bus(*key)
-        session = BusSession(conn.transport, protocol=bus.protocol, baud=bus.baud,
-                             link_latency_s=collector.link_latency_s, name=f"{collector.code}:{registration.port}")
+        session = BusSession(transport, protocol=bus.protocol, baud=bus.baud,
+                             link_latency_s=collector.link_latency_s, name=f"{collector.code}:{port}")
         old = self.sessions.get(key)
         self.sessions[key] = session
         if old is not None:
             # The collector came back from a new address (4G re-attach): the old socket is dead.
-            self.sink.put(LinkRecord(utcnow(), collector.registration_id, registration.port, "replaced", conn.peer,
+            self.sink.put(LinkRecord(utcnow(), collector.registration_id, port, "replaced", peer,
                                      "reconnected while the previous connection was open"))
             self._spawn(old.close(), "close-replaced")
-        self.sink.put(LinkRecord(utcnow(), collector.registration_id, registration.port, "online", conn.peer))
-        log.info("collector %s port %s online from %s", collector.code, registration.port, conn.peer)
+        self.sink.put(LinkRecord(utcnow(), collector.registration_id, port, "online", peer))
+        log.info("collector %s port %s online from %s", collector.code, port, peer)
         return session
 
-    def disconnected(self, conn: CollectorConnection) -> None:
-        session, registration = conn.session, conn.registration
-        if session is None:
-            return
-        key = (registration.registration_id, registration.port)
+    def detach(self, registration_id: str, port: int, session: BusSession, peer: str = "") -> None:
+        """The link of a session went away; record it unless a newer session replaced it."""
+        session.lost()
+        key = (registration_id, port)
         if self.sessions.get(key) is session:
             del self.sessions[key]
-            self.sink.put(LinkRecord(utcnow(), registration.registration_id, registration.port, "offline",
-                                     conn.peer))
-            log.info("collector %s port %s offline", session.name, registration.port)
+            self.sink.put(LinkRecord(utcnow(), registration_id, port, "offline", peer))
+            log.info("collector %s port %s offline", session.name, port)
+
+    def disconnected(self, conn: CollectorConnection) -> None:
+        if conn.session is not None:
+            self.detach(conn.registration.registration_id, conn.registration.port, conn.session, conn.peer)
 
     def refuse(self, conn: CollectorConnection, registration_id: str, port: int, reason: str) -> None:
         log.warning("refused collector %r from %s: %s", registration_id, conn.peer, reason)
@@ -271,6 +282,4 @@ class CollectorConnection(asyncio.Protocol):
     def connection_lost(self, exc) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        if self.session is not None:
-            self.session.lost()
-            self.headend.disconnected(self)
+        self.headend.disconnected(self)
