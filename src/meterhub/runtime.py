@@ -15,6 +15,7 @@ from django.db import connections
 from meterhub.comms import commands, plans
 from meterhub.comms.fleet import load_fleet
 from meterhub.comms.store import write_batch
+from meterhub.headend.dial_out import DialOut
 from meterhub.headend.glow_feed import GlowFeed
 from meterhub.headend.schedule import Scheduler
 from meterhub.headend.server import HeadEnd
@@ -38,7 +39,8 @@ async def run_headend(host: str, port: int, node: str | None = None, ready: asyn
     headend, scheduler, worker = build_headend(node)
     bound = await headend.start(host, port)
     tasks = [asyncio.create_task(scheduler.run(), name="scheduler"),
-             asyncio.create_task(worker.run(), name="command-worker")]
+             asyncio.create_task(worker.run(), name="command-worker"),
+             asyncio.create_task(DialOut(headend).run(), name="dial-out")]
     if mqtt is not None:
         feed = GlowFeed(headend, host=mqtt[0], port=mqtt[1], prefix=glow_prefix)
         tasks.append(asyncio.create_task(feed.run(), name="glow-feed"))
