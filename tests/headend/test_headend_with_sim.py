@@ -203,3 +203,31 @@ def test_mbus_water_and_gas_meters_are_read_and_the_valve_closes():
     assert still_open is False
     quantities = {(r.meter_id, r.quantity) for r in records if isinstance(r, ReadingRecord)}
     assert {(21, "water_volume"), (21, "water_flow"), (22, "gas_volume")} <= quantities
+
+
+def test_clock_plan_corrects_drifted_clocks_by_broadcast_or_password_write():
+    from datetime import UTC
+
+    from meterhub.headend.commands import clock_offset_s
+    from meterhub.headend.records import EventRecord
+    from meterhub.headend.schedule import PlanSpec, Scheduler
+
+    async def body(headend, sim, records):
+        sim.meter("240101000001").set_clock_offset(120)  # two minutes fast: broadcast
+        sim.meter("240101000002").set_clock_offset(-3600)  # an hour slow: needs the password write
+        plan = PlanSpec(1, "clock", "30 2 * * *", "Asia/Shanghai", "clock", 0,
+                        frozenset(f"E{a}" for a in ADDRESSES), None)
+        scheduler = Scheduler(headend, lambda: [], lambda *a: None)
+        corrected = await scheduler.run_clock_plan(plan, datetime.now(UTC))
+        await headend.sink.flush()
+        after = {}
+        for a in ADDRESSES:
+            meter = headend.fleet.meters[f"E{a}"]
+            after[a] = await clock_offset_s(headend.session_for(meter), meter, datetime.now(UTC), "Asia/Shanghai")
+        events = {(r.meter_id, r.kind) for r in records if isinstance(r, EventRecord)}
+        return corrected, after, events
+
+    corrected, after, events = asyncio.run(running(body))
+    assert corrected == 2
+    assert all(abs(offset) <= 5 for offset in after.values()), after
+    assert {(1, "clock_broadcast"), (2, "clock_write"), (3, "clock_ok")} <= events

@@ -69,6 +69,7 @@ class ReadPlan(models.Model):
         INSTANT = "instant", _("Energy registers and instantaneous values")
         DAILY = "daily", _("Daily freeze: energy registers")
         STATUS = "status", _("Status words (relay state)")
+        CLOCK = "clock", _("Clock check and correction")
 
     name = models.CharField(_("name"), max_length=80, unique=True)
     cron = models.CharField(_("schedule (cron)"), max_length=80, help_text=_("e.g. */15 * * * *"))

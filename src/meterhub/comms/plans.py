@@ -13,6 +13,7 @@ DEFAULT_PLANS = [  # (name, cron, items, jitter seconds, meter kind)
     ("Daily freeze", "0 0 * * *", ReadPlan.Items.DAILY, 900, "electricity"),
     ("Water meters", "5 * * * *", ReadPlan.Items.INSTANT, 300, "water"),
     ("Gas meters", "5 * * * *", ReadPlan.Items.INSTANT, 300, "gas"),
+    ("Clock check", "30 2 * * *", ReadPlan.Items.CLOCK, 1800, "electricity"),
 ]
 
 

@@ -211,3 +211,20 @@ def valve_open(records) -> bool | None:
         if rec.quantity == "digital_output" and rec.storage == 0:
             return bool(rec.value)
     return None
+
+
+async def write_clock(session: BusSession, meter: MeterRef, local: datetime, *, attempts: int = 3) -> None:
+    """Set one meter's date and time with its password (broadcast sync only corrects a few
+    minutes; a clock further off needs this)."""
+    level, password = meter.password_parts
+    items = dlt645.ITEMS_2007
+    for di, value in ((0x04000101, local.date()), (0x04000102, local.time().replace(microsecond=0))):
+        request = dlt645.Write(meter.address, di, items.encode(di, value), level, password,
+                               meter.operator_code or "00000000", version=meter.version)
+
+        async def attempt(request=request):
+            reply = await _dlt645_exchange(session, meter, request)
+            if not isinstance(reply, dlt645.Ack):
+                raise BadReply(f"{meter.serial}: clock write answered with {type(reply).__name__}")
+
+        await _with_retries(attempt, attempts)

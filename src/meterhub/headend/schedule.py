@@ -56,6 +56,14 @@ def jitter_for(key: str, jitter_s: int) -> float:
     return int.from_bytes(digest, "big") % (jitter_s * 1000) / 1000
 
 
+def _buses_of(headend, plan: PlanSpec) -> dict:
+    buses: dict = {}
+    for meter in (headend.fleet.meters.get(s) for s in plan.meters):
+        if meter is not None and meter.collector and meter.protocol.startswith("dlt645"):
+            buses.setdefault((meter.collector, meter.bus_port), []).append(meter)
+    return buses
+
+
 def items_for(preset: str):
     def dis(meter) -> list[int]:
         v1997 = meter.version == "1997"
@@ -105,6 +113,8 @@ class Scheduler:
         return started
 
     async def run_plan(self, plan: PlanSpec, slot: datetime) -> int:
+        if plan.items == "clock":
+            return await self.run_clock_plan(plan, slot)
         dis_for = items_for(plan.items)
         buses = {}
         for meter in (self.headend.fleet.meters.get(s) for s in plan.meters):
@@ -123,3 +133,21 @@ class Scheduler:
         log.info("plan %s slot %s: %d of %d meters read", plan.name, slot.isoformat(), sum(results),
                  sum(len(m) for m in buses.values()))
         return sum(results)
+
+    async def run_clock_plan(self, plan: PlanSpec, slot: datetime) -> int:
+        """Check every clock, correct those off by more than the tolerance, record each."""
+        from meterhub.headend.clock import as_event, calibrate_bus
+
+        async def one_bus(key, meters):
+            await asyncio.sleep(jitter_for(f"{key[0]}:{key[1]}", plan.jitter_s))
+            session = self.headend.sessions.get(key)
+            if session is None or session.closed:
+                return 0
+            checks = await calibrate_bus(session, meters, self.now(), plan.time_zone, clock=self.now)
+            for check in checks:
+                self.headend.sink.put(as_event(check, slot))
+            return sum(c.action in ("broadcast", "write") for c in checks)
+
+        corrected = await asyncio.gather(*(one_bus(k, m) for k, m in _buses_of(self.headend, plan).items()))
+        log.info("clock plan %s: %d clocks corrected", plan.name, sum(corrected))
+        return sum(corrected)
