@@ -20,7 +20,7 @@ def load_fleet() -> Fleet:
     """Every collector, and every active meter: on its bus, or by device id for MQTT feeds."""
     collectors = [
         CollectorRef(id=c.pk, code=c.code, registration_id=c.registration_id, transport=c.transport,
-                     host=c.host, port=c.port, enabled=c.enabled)
+                     host=c.host, port=c.port, enabled=c.enabled, serial_device=c.serial_device)
         for c in Collector.objects.all()
     ]
     meters = [meter_ref(m) for m in Meter.objects.filter(active=True)

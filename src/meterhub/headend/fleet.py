@@ -21,6 +21,7 @@ class CollectorRef:
     port: int | None = None
     enabled: bool = True
     link_latency_s: float = 0.3
+    serial_device: str = ""
 
 
 @dataclass
