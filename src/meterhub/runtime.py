@@ -18,6 +18,7 @@ from meterhub.comms.store import write_batch
 from meterhub.headend.dial_out import DialOut
 from meterhub.headend.glow_feed import GlowFeed
 from meterhub.headend.schedule import Scheduler
+from meterhub.headend.serial_links import SerialLinks
 from meterhub.headend.server import HeadEnd
 from meterhub.headend.sink import BatchSink
 from meterhub.headend.worker import CommandWorker
@@ -40,7 +41,8 @@ async def run_headend(host: str, port: int, node: str | None = None, ready: asyn
     bound = await headend.start(host, port)
     tasks = [asyncio.create_task(scheduler.run(), name="scheduler"),
              asyncio.create_task(worker.run(), name="command-worker"),
-             asyncio.create_task(DialOut(headend).run(), name="dial-out")]
+             asyncio.create_task(DialOut(headend).run(), name="dial-out"),
+             asyncio.create_task(SerialLinks(headend).run(), name="serial-links")]
     if mqtt is not None:
         feed = GlowFeed(headend, host=mqtt[0], port=mqtt[1], prefix=glow_prefix)
         tasks.append(asyncio.create_task(feed.run(), name="glow-feed"))
