@@ -238,3 +238,29 @@ def test_store_is_idempotent_and_tracks_link_state_and_comm_status(collector):
     assert (status.successes, status.failures, status.consecutive_failures, status.last_error) == (
         1, 1, 1, "no reply")
     assert status.success_rate == 0.5
+
+
+def test_a_silent_tcp_link_is_closed_but_a_serial_line_is_not():
+    async def scenario():
+        collectors = [CollectorRef(1, "DTU-1", "REG1", "dialin_tcp", link_latency_s=0.05),
+                      CollectorRef(2, "RS485-1", "SER1", "serial")]
+        the_fleet = Fleet.build(collectors, [meter(1)])
+        headend = HeadEnd(lambda: the_fleet, BatchSink(lambda b: None), node="t", idle_timeout_s=0.2)
+        await headend.start("127.0.0.1", 0)
+
+        class Quiet:
+            def write(self, data):
+                pass
+
+            def close(self):
+                pass
+
+        serial = headend.attach(the_fleet.collectors["SER1"], 1, Quiet(), peer="/dev/ttyUSB0")
+        tcp = headend.attach(the_fleet.collectors["REG1"], 1, Quiet(), peer="10.0.0.1:1")
+        await asyncio.sleep(0.5)
+        result = (tcp.closed, serial.closed)
+        await headend.close()
+        return result
+
+    tcp_closed, serial_closed = run(scenario())
+    assert tcp_closed and not serial_closed

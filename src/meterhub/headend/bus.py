@@ -64,6 +64,7 @@ class BusSession:
         self._lock = asyncio.Lock()
         self._waiting: tuple[object, asyncio.Future] | None = None  # (what answers, its future)
         self._closed = asyncio.Event()
+        self.watch_idle = True  # closed by the head-end after a silence (no byte, no heartbeat)
 
     # --- receiving (called by the connection's protocol) ------------------------------------
 

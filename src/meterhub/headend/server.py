@@ -98,7 +98,7 @@ class HeadEnd:
             await asyncio.sleep(min(30.0, self.idle_timeout_s / 2))
             now = time.monotonic()
             for session in list(self.sessions.values()):
-                if now - session.stats.last_rx > self.idle_timeout_s and not session.busy:
+                if session.watch_idle and now - session.stats.last_rx > self.idle_timeout_s and not session.busy:
                     log.info("%s: idle for %.0f s, closing", session.name, now - session.stats.last_rx)
                     await session.close()
 
@@ -126,6 +126,8 @@ class HeadEnd:
         bus = self.fleet.bus(*key)
         session = BusSession(transport, protocol=bus.protocol, baud=bus.baud,
                              link_latency_s=collector.link_latency_s, name=f"{collector.code}:{port}")
+        # A local serial line sends no heartbeats and its loss is reported by the port itself.
+        session.watch_idle = collector.transport != "serial"
         old = self.sessions.get(key)
         self.sessions[key] = session
         if old is not None:
