@@ -17,6 +17,7 @@ from meterhub.comms.fleet import load_fleet
 from meterhub.comms.store import write_batch
 from meterhub.headend.dial_out import DialOut
 from meterhub.headend.glow_feed import GlowFeed
+from meterhub.headend.mqtt_gateways import MqttGateways
 from meterhub.headend.schedule import Scheduler
 from meterhub.headend.serial_links import SerialLinks
 from meterhub.headend.server import HeadEnd
@@ -46,6 +47,8 @@ async def run_headend(host: str, port: int, node: str | None = None, ready: asyn
     if mqtt is not None:
         feed = GlowFeed(headend, host=mqtt[0], port=mqtt[1], prefix=glow_prefix)
         tasks.append(asyncio.create_task(feed.run(), name="glow-feed"))
+        gateways = MqttGateways(headend, host=mqtt[0], port=mqtt[1])
+        tasks.append(asyncio.create_task(gateways.run(), name="mqtt-gateways"))
     log.info("head-end running on %s:%s", host, bound)
     if ready is not None:
         ready.set()
