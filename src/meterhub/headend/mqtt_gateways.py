@@ -14,8 +14,8 @@ session is detached; the retained states bring them back after the reconnect.
 
 MQTT sessions do not carry heartbeats: while the broker connection is up and the
 gateway's retained state says online, the broker's keepalive and the will stand for
-the link's liveness, so we keep the sessions' `last_rx` fresh and the head-end's idle
-watch does not close a quiet gateway.
+the link's liveness, so the head-end's idle watch leaves MQTT sessions alone
+(HeadEnd.attach sets watch_idle from the collector's transport).
 
 One head-end per gateway: the subscriptions are not shared, since a bus takes one
 master (two head-ends on one gateway would collide on its buses).
@@ -132,13 +132,9 @@ class MqttGateways:
         self._last_pub.clear()
 
     async def _keep_alive(self) -> None:
-        """Keep MQTT sessions from looking idle, and attach gateways the fleet has learnt."""
+        """Attach gateways that said online before the fleet knew them (or their buses)."""
         while True:
             await asyncio.sleep(max(1.0, min(30.0, self.headend.idle_timeout_s / 3)))
-            now = time.monotonic()
-            for link in list(self.links.values()):
-                if link.session is not None and not link.closed:
-                    link.session.stats.last_rx = now
             self.reconcile()
 
     # --- messages -------------------------------------------------------------------------

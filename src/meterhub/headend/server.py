@@ -126,8 +126,9 @@ class HeadEnd:
         bus = self.fleet.bus(*key)
         session = BusSession(transport, protocol=bus.protocol, baud=bus.baud,
                              link_latency_s=collector.link_latency_s, name=f"{collector.code}:{port}")
-        # A local serial line sends no heartbeats and its loss is reported by the port itself.
-        session.watch_idle = collector.transport != "serial"
+        # Serial lines and MQTT gateways send no heartbeats; their loss is reported by the
+        # port itself or by the gateway's will.
+        session.watch_idle = collector.transport not in ("serial", "mqtt")
         old = self.sessions.get(key)
         self.sessions[key] = session
         if old is not None:
