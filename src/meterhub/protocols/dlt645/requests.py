@@ -179,6 +179,11 @@ class ReadAddress(Request):
     version: str = "2007"
     KIND: ClassVar[str] = "read address"
 
+    def encode(self, preamble: int = 0) -> bytes:
+        if self.version == "2007":  # no data field: nothing to look up or build
+            return encode_frame(self.address, 0x13, b"", preamble)
+        return Request.encode(self, preamble)
+
     @classmethod
     def from_data(cls, address: str, data: bytes, version: str) -> ReadAddress:
         if data:  # f.need() only when it will raise
