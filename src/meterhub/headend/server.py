@@ -8,6 +8,7 @@ wiring (`meterhub headend`).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 from collections.abc import Callable
@@ -54,6 +55,11 @@ class HeadEnd:
     async def start(self, host: str = "127.0.0.1", port: int = 9100) -> int:
         """Load the fleet, start the sink and the collector listener; returns the bound port."""
         await self.refresh_fleet()
+        # Everything loaded so far (modules, the fleet) lives as long as the process: move it
+        # out of the cyclic collector's way. Objects still die by reference counting, so a
+        # later fleet snapshot replaces this one without leaking it.
+        gc.collect()
+        gc.freeze()
         self.sink.start()
         loop = asyncio.get_running_loop()
         server = await loop.create_server(lambda: CollectorConnection(self), host, port, backlog=4096)
