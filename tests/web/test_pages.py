@@ -127,9 +127,19 @@ def test_audit_log_is_searchable(signed_in, collector, meter):
 
 
 def test_dashboard_counts(signed_in, collector, meter):
+    from django.utils import timezone
+
+    from meterhub.comms.models import BusLink, MeterCommStatus
+
+    now = timezone.now()
+    BusLink.objects.create(collector=collector, port=1, online=True, since=now, last_seen=now)
+    BusLink.objects.create(collector=collector, port=2, online=True, since=now, last_seen=now)
+    MeterCommStatus.objects.create(meter=meter, last_success=now, successes=1)
     client, _ = signed_in("readonly")
     response = client.get(reverse("dashboard"))
     assert response.context["meter_count"] == 1 and response.context["collector_count"] == 1
+    assert response.context["collectors_online"] == 1  # two buses, one collector
+    assert response.context["meters_read_24h"] == 1
 
 
 def test_times_show_in_the_site_zone_and_forms_read_it(signed_in, collector, meter):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -11,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from meterhub.accounts import roles
 from meterhub.accounts.models import AuditEntry
 from meterhub.assets.models import Collector, Customer, Meter, Site
+from meterhub.comms.models import BusLink, MeterCommStatus
 from meterhub.web.access import can, requires
 from meterhub.web.exports import meter_register_xlsx
 
@@ -26,6 +29,9 @@ def dashboard(request):
         "meter_count": sum(meters_by_kind.values()),
         "meters_by_kind": [(Meter(kind=k).get_kind_display(), n) for k, n in sorted(meters_by_kind.items())],
         "customer_count": Customer.objects.filter(active=True).count(),
+        "collectors_online": BusLink.objects.filter(online=True).values("collector").distinct().count(),
+        "meters_read_24h": MeterCommStatus.objects.filter(
+            last_success__gte=timezone.now() - timedelta(hours=24)).count(),
         # One line per import file, not one per imported row.
         "recent": AuditEntry.objects.exclude(action="import")[:10] if can(request.user, roles.AUDIT_VIEW) else [],
     }
