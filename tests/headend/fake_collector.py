@@ -15,6 +15,7 @@ from meterhub.protocols import dlt645
 class FakeMeter:
     def __init__(self, address: str, energy: str = "1234.56", silent: bool = False, password: str = "123456"):
         self.address, self.energy, self.silent, self.password = address, Decimal(energy), silent, password
+        self.late: dict[int, float] = {}  # DI -> extra delay for its next reply only
         self.relay_open = False
         self.trip_commanded = False
         self.relay_operations = 0
@@ -26,6 +27,8 @@ class FakeMeter:
         self.requests += 1
         request = dlt645.parse_request(frame)
         if isinstance(request, dlt645.Read):
+            if request.di == 0x00010100:
+                return dlt645.ReadReply.of(self.address, request.di, Decimal("11.11")).encode()
             if request.di == 0x04000503:
                 return dlt645.ReadReply.of(self.address, request.di, {
                     "relay_open": self.relay_open, "relay_trip_commanded": self.trip_commanded}).encode()
@@ -71,9 +74,10 @@ class FakeCollector:
                     for meter in self.meters:
                         reply = meter.answer(event)
                         if reply:
-                            await asyncio.sleep(self.delay_s)
-                            writer.write(b"\xfe\xfe" + reply)
-                            await writer.drain()
+                            di = int.from_bytes(event.data[:4], "little") if len(event.data) >= 4 else None
+                            delay = self.delay_s + meter.late.pop(di, 0.0)
+                            # replies are scheduled, so a late one overtakes nothing on its own
+                            asyncio.get_running_loop().call_later(delay, writer.write, b"\xfe\xfe" + reply)
 
     async def drop(self) -> None:
         if self.writer:

@@ -264,3 +264,26 @@ def test_a_silent_tcp_link_is_closed_but_a_serial_line_is_not():
 
     tcp_closed, serial_closed = run(scenario())
     assert tcp_closed and not serial_closed
+
+
+def test_a_late_reply_is_not_taken_for_the_next_items_answer():
+    """The reply to item A arrives after A's deadline, while item B is being waited for."""
+    tariff_1 = 0x00010100
+
+    async def scenario():
+        async with Harness(fleet(meter(1))) as h:
+            fake = FakeMeter("000000000001", "1234.56")
+            fake.late[ENERGY] = 1.2  # past the ~0.85 s deadline at 9600 baud...
+            fake.late[tariff_1] = 0.5  # ...and lands while tariff 1 (asked at ~1.0 s) is awaited
+            c = FakeCollector("REG1", [fake])
+            await c.connect("127.0.0.1", h.port)
+            await h.online()
+            values = await h.headend.read_meter("E1", [ENERGY, tariff_1])
+            stats = h.headend.sessions[("REG1", 1)].stats
+            await c.drop()
+            return values, stats
+
+    values, stats = run(scenario())
+    assert values[ENERGY] == Decimal("1234.56")  # the retry got its own answer
+    assert values[tariff_1] == Decimal("11.11"), "the late energy reply must not pass for tariff 1"
+    assert stats.unsolicited >= 1

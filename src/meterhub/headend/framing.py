@@ -6,7 +6,27 @@ a frame answers the request in flight.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import NamedTuple
+
 from meterhub.protocols import dlt645, mbus
+
+# Read and read-follow-up replies start with the DI they answer (2007: 11/12, 1997: 01/02).
+_DI_LENGTH = {0x11: 4, 0x12: 4, 0x01: 2, 0x02: 2}
+
+
+class Dlt645Expectation(NamedTuple):
+    address: str
+    function: int
+    di: bytes | None
+
+
+@lru_cache(maxsize=1 << 16)
+def _dlt645_expectation(request: bytes) -> Dlt645Expectation:
+    frame = dlt645.decode_frame(request)
+    function = frame.control & 0x1F
+    n = _DI_LENGTH.get(function)
+    return Dlt645Expectation(frame.address.upper(), function, frame.data[:n] if n else None)
 
 
 class Dlt645Framing:
@@ -26,18 +46,25 @@ class Dlt645Framing:
         return isinstance(event, dlt645.Frame)
 
     @staticmethod
-    def expectation(request: bytes) -> str:
-        """What to match replies against, worked out once per request: its address."""
-        return dlt645.decode_frame(request).address.upper()
+    def expectation(request: bytes) -> Dlt645Expectation:
+        """What answers this request: its address, its function and, for reads, its DI.
+        A reply that arrives after its deadline must not pass for the next request's."""
+        return _dlt645_expectation(request)
 
     @staticmethod
-    def answers(asked: str, frame: dlt645.Frame) -> bool:
-        if not frame.control & 0x80:  # a request echoed by the bus, not a reply
+    def answers(expected: Dlt645Expectation, frame: dlt645.Frame) -> bool:
+        control = frame.control
+        if not control & 0x80 or control & 0x1F != expected.function:  # an echo, or another request's
             return False
-        if asked == frame.address:
-            return True
-        # AA bytes are wildcards: a request to AAAAAA123456 is answered by any ...123456.
-        return "A" in asked and all(a == "A" or a == b for a, b in zip(asked, frame.address.upper(), strict=True))
+        asked = expected.address
+        if asked != frame.address and not (
+            # AA bytes are wildcards: a request to AAAAAA123456 is answered by any ...123456.
+            "A" in asked and all(a == "A" or a == b for a, b in zip(asked, frame.address.upper(), strict=True))
+        ):
+            return False
+        if expected.di is not None and not control & 0x40:  # normal read replies repeat the DI
+            return frame.data[: len(expected.di)] == expected.di
+        return True
 
 
 class MBusFraming:
@@ -54,14 +81,22 @@ class MBusFraming:
         return not isinstance(event, Exception)
 
     @staticmethod
-    def expectation(request: bytes) -> None:
-        return None
+    def expectation(request: bytes) -> int | None:
+        """The primary address asked, or None for the selected slave / broadcasts (FD, FE, FF)."""
+        try:
+            address = mbus.decode_frame(request).address
+        except (mbus.MBusError, AttributeError):
+            return None
+        return None if address >= 0xFD else address
 
     @staticmethod
-    def answers(expected, frame) -> bool:
-        # M-Bus is strictly master/slave on one bus: the next slave frame is the answer.
+    def answers(expected: int | None, frame) -> bool:
         control = getattr(frame, "control", None)
-        return control is None or not control.from_master
+        if control is not None and control.from_master:
+            return False  # a request echoed by the bus
+        # An E5 carries no address; a long frame from another slave is someone else's late answer.
+        address = getattr(frame, "address", None)
+        return expected is None or address is None or address == expected
 
 
 def framing_for(protocol: str):

@@ -161,28 +161,47 @@ def _mbus_target(meter: MeterRef) -> tuple[int, bytes | None]:
     return int(meter.address), None
 
 
-def _fcb(session: BusSession, meter: MeterRef, target: int) -> mbus.FrameCountBit:
-    """One frame count bit per meter, kept with the bus (a retry repeats it)."""
+def _fcb(session: BusSession, meter: MeterRef, target: int) -> tuple[mbus.FrameCountBit, bool]:
+    """One frame count bit per meter, kept with the bus (a retry repeats it); True if new."""
     bits = session.__dict__.setdefault("mbus_fcb", {})
-    return bits.setdefault(meter.address, mbus.FrameCountBit(target))
+    fcb = bits.get(meter.address)
+    if fcb is None:
+        fcb = bits[meter.address] = mbus.FrameCountBit(target)
+        return fcb, True
+    return fcb, False
 
 
-async def _select(session: BusSession, meter: MeterRef, selection: bytes | None) -> None:
-    if selection is None:
-        return
-    frame = await session.transact(selection)
+async def _expect_ack(session: BusSession, meter: MeterRef, request: bytes, what: str) -> None:
+    frame = await session.transact(request)
     if not isinstance(frame, mbus.SingleChar):
-        raise BadReply(f"{meter.serial}: selection answered with {type(frame).__name__}")
+        raise BadReply(f"{meter.serial}: {what} answered with {type(frame).__name__}, not E5")
+
+
+async def _link_up(session: BusSession, meter: MeterRef) -> mbus.FrameCountBit:
+    """Address the meter and know its frame count bit.
+
+    A secondary address is selected first (selection starts a new FCB sequence). A
+    primary address gets SND_NKE the first time this bus talks to it, so the meter does
+    not answer our first REQ_UD2 with the telegram it sent someone before a reconnect.
+    """
+    target, selection = _mbus_target(meter)
+    fcb, new = _fcb(session, meter, target)
+    if selection is not None:
+        await _expect_ack(session, meter, selection, "selection")
+        fcb.fcb = True
+    elif new:
+        await _expect_ack(session, meter, fcb.reset(), "SND_NKE")
+    return fcb
 
 
 async def read_mbus(session: BusSession, meter: MeterRef, *, attempts: int = 3) -> list:
     """The meter's current data records (RSP_UD to REQ_UD2)."""
-    target, selection = _mbus_target(meter)
-    fcb = _fcb(session, meter, target)
 
     async def attempt():
-        await _select(session, meter, selection)
+        fcb = await _link_up(session, meter)
         frame = await session.transact(fcb.req_ud2())
+        if not isinstance(frame, mbus.LongFrame | mbus.ControlFrame):
+            raise BadReply(f"{meter.serial}: REQ_UD2 answered with {type(frame).__name__}, not RSP_UD")
         try:
             data = mbus.decode_rsp_ud(frame)
         except mbus.MBusError as exc:
@@ -194,14 +213,13 @@ async def read_mbus(session: BusSession, meter: MeterRef, *, attempts: int = 3) 
 
 
 async def valve_control(session: BusSession, meter: MeterRef, open_valve: bool, *, attempts: int = 3) -> None:
-    target, selection = _mbus_target(meter)
     payload = mbus.encode_record(mbus.record(VALVE_RECORD_VIF, 1 if open_valve else 0, mbus.DataField.INT8))
 
     async def attempt():
-        await _select(session, meter, selection)
-        frame = await session.transact(mbus.snd_ud(target, 0x51, payload))
-        if not isinstance(frame, mbus.SingleChar):
-            raise BadReply(f"{meter.serial}: valve command answered with {type(frame).__name__}")
+        fcb = await _link_up(session, meter)
+        # SND_UD carries the same FCB sequence: a repeated bit would be taken as a retry and not acted on.
+        await _expect_ack(session, meter, mbus.snd_ud(fcb.address, 0x51, payload, fcb=fcb.fcb), "valve command")
+        fcb.answered()
 
     await _with_retries(attempt, attempts)
 
