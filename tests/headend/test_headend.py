@@ -287,3 +287,33 @@ def test_a_late_reply_is_not_taken_for_the_next_items_answer():
     assert values[ENERGY] == Decimal("1234.56")  # the retry got its own answer
     assert values[tariff_1] == Decimal("11.11"), "the late energy reply must not pass for tariff 1"
     assert stats.unsolicited >= 1
+
+
+def test_unknown_collectors_redialling_do_not_flood_fleet_reloads():
+    loads = []
+
+    def load():
+        loads.append(1)
+        return fleet(meter(1))
+
+    async def scenario():
+        headend = HeadEnd(load, BatchSink(lambda b: None), node="t")
+        port = await headend.start("127.0.0.1", 0)
+        for _ in range(8):
+            c = FakeCollector("DECOMMISSIONED", [])
+            await c.connect("127.0.0.1", port)
+            await asyncio.sleep(0.02)
+            await c.drop()
+        await asyncio.sleep(0.1)
+        await headend.close()
+
+    run(scenario())
+    assert len(loads) <= 2, "one load at start and at most one refresh for the burst"
+
+
+def test_time_sync_on_a_1997_meter_fails_at_once_with_the_reason():
+    from meterhub.headend.commands import CommandTask, execute
+
+    task = CommandTask(1, "time_sync", meter(1, protocol="dlt645_1997"), datetime.now(UTC), "Asia/Shanghai", 1)
+    outcome = run(execute(None, task, datetime.now(UTC)))
+    assert outcome.status == "failed" and "1997" in outcome.result["error"]

@@ -38,7 +38,7 @@ async def calibrate_bus(session, meters, now, time_zone: str, *, tolerance_s: fl
             checks.append(ClockCheck(meter, None, "unsupported", "1997 meters: no date/time items here"))
             continue
         try:
-            offset = await clock_offset_s(session, meter, now, time_zone)
+            offset = await clock_offset_s(session, meter, clock or now, time_zone)
         except BusError as exc:
             checks.append(ClockCheck(meter, None, "failed", str(exc)))
             continue

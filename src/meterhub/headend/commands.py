@@ -50,6 +50,8 @@ async def execute(session, task: CommandTask, now: datetime) -> Outcome:
         if task.kind in RELAY:
             return await _relay(session, task, steps)
         if task.kind == "time_sync":
+            if task.meter.version != "2007":
+                return Outcome("failed", {"error": "DL/T 645-1997 meters cannot report their clock"}, steps)
             return await _time_sync(session, task, now, steps)
         if task.kind == "read_now":
             return await _read_now(session, task, steps)
@@ -99,17 +101,26 @@ async def _time_sync(session, task, now: datetime, steps) -> Outcome:
     return Outcome("retry", {"error": f"clock still off by {offset} s"}, steps)
 
 
-async def clock_offset_s(session, meter: meter_io.MeterRef, now: datetime, time_zone: str) -> float | None:
-    """Meter clock minus true time, in seconds (2007 meters: date item + time item)."""
+async def clock_offset_s(session, meter: meter_io.MeterRef, now, time_zone: str) -> float | None:
+    """Meter clock minus true time, in seconds (2007 meters: date item + time item).
+
+    `now` is the true time, or a callable giving it: taken when the meter's time is
+    read, so a long bus does not make later meters look slow. The time is read before
+    and after the date; if it wrapped past midnight in between, it is read again.
+    """
     if meter.version != "2007":
         return None
-    day = await meter_io.read_item(session, meter, TIME_ITEMS[0])
-    clock = await meter_io.read_item(session, meter, TIME_ITEMS[1])
-    day = day.get("date") if isinstance(day, dict) else day
-    if day is None or clock is None:
-        return None
-    meter_time = datetime.combine(day, clock if not isinstance(clock, datetime) else clock.time())
-    return (meter_time.replace(tzinfo=ZoneInfo(time_zone)) - now).total_seconds()
+    for _ in range(2):
+        before = await meter_io.read_item(session, meter, TIME_ITEMS[1])
+        truth = now() if callable(now) else now
+        day = await meter_io.read_item(session, meter, TIME_ITEMS[0])
+        after = await meter_io.read_item(session, meter, TIME_ITEMS[1])
+        if day is None or before is None or after is None:
+            return None
+        if after >= before:  # no midnight between the reads
+            meter_time = datetime.combine(day, before)
+            return (meter_time.replace(tzinfo=ZoneInfo(time_zone)) - truth).total_seconds()
+    return None
 
 
 async def _read_now(session, task, steps) -> Outcome:

@@ -32,7 +32,7 @@ class DialOut:
     def __init__(self, headend, *, refresh_s: float = 30.0, backoff_s: tuple[float, float] = BACKOFF_S):
         self.headend = headend
         self.refresh_s, self.backoff_s = refresh_s, backoff_s
-        self._links: dict[tuple[str, int], asyncio.Task] = {}
+        self._links: dict[tuple[str, int], tuple[asyncio.Task, tuple[str, int]]] = {}
 
     def targets(self) -> dict[tuple[str, int], tuple[str, int]]:
         """(registration id, bus port) -> (host, TCP port) for every dial-out bus."""
@@ -49,16 +49,17 @@ class DialOut:
         try:
             while True:
                 wanted = self.targets()
-                for key, task in list(self._links.items()):
-                    if key not in wanted:  # collector removed or changed to another transport
+                for key, (task, address) in list(self._links.items()):
+                    if wanted.get(key) != address:  # removed, disabled, or moved to another address
                         task.cancel()
                         del self._links[key]
                 for key, address in wanted.items():
-                    if key not in self._links or self._links[key].done():
-                        self._links[key] = asyncio.create_task(self._keep(key, address), name=f"dial-out {key}")
+                    if key not in self._links or self._links[key][0].done():
+                        task = asyncio.create_task(self._keep(key, address), name=f"dial-out {key}")
+                        self._links[key] = (task, address)
                 await asyncio.sleep(self.refresh_s)
         finally:
-            for task in self._links.values():
+            for task, _address in self._links.values():
                 task.cancel()
 
     async def _keep(self, key, address) -> None:
@@ -78,5 +79,9 @@ class DialOut:
                 delay = min(delay * 2, self.backoff_s[1])
                 continue
             failures, delay = 0, self.backoff_s[0]
-            await conn.gone
+            try:
+                await conn.gone
+            except asyncio.CancelledError:
+                conn.transport.close()  # the collector was removed or moved: hang up
+                raise
             await asyncio.sleep(self.backoff_s[0])

@@ -89,6 +89,17 @@ class HeadEnd:
     async def refresh_fleet(self) -> None:
         self.fleet = await self.blocking.run(self._load_fleet)
 
+    def refresh_soon(self, min_interval_s: float = 10.0) -> None:
+        """Reload the fleet in the background, at most once per interval: a decommissioned
+        DTU redialling every few seconds must not keep the database thread busy."""
+        import time
+
+        now = time.monotonic()
+        if now - getattr(self, "_last_refresh_request", -min_interval_s) < min_interval_s:
+            return
+        self._last_refresh_request = now
+        self._spawn(self.refresh_fleet(), "fleet-refresh-now")
+
     async def _refresh_loop(self) -> None:
         while True:
             await asyncio.sleep(FLEET_REFRESH_S)
@@ -117,7 +128,7 @@ class HeadEnd:
             why = "unknown registration id" if collector is None else "collector disabled"
             self.refuse(conn, registration.registration_id, registration.port, why)
             if collector is None:  # it may have been registered a moment ago: refresh for its retry
-                self._spawn(self.refresh_fleet(), "fleet-refresh-now")
+                self.refresh_soon()
             return None
         return self.attach(collector, registration.port, conn.transport, conn.peer)
 
