@@ -67,7 +67,8 @@ class ReadPlan(models.Model):
 
     class Items(models.TextChoices):
         INSTANT = "instant", _("Energy registers and instantaneous values")
-        DAILY = "daily", _("Daily freeze: energy registers")
+        # Live registers read right after midnight, not the meter's frozen records (future work).
+        DAILY = "daily", _("Daily midnight registers (live energy registers read right after midnight)")
         STATUS = "status", _("Status words (relay state)")
         CLOCK = "clock", _("Clock check and correction")
 
@@ -79,10 +80,25 @@ class ReadPlan(models.Model):
     kind = models.CharField(_("meter kind"), max_length=20, blank=True)
     jitter_s = models.PositiveIntegerField(_("spread over (seconds)"), default=120)
     enabled = models.BooleanField(_("enabled"), default=True)
+    # The latest slot run by any head-end, for display; each node's own is a ReadPlanRun.
     last_slot = models.DateTimeField(_("last run for"), null=True, blank=True)
 
     def __str__(self):
         return self.name
+
+
+class ReadPlanRun(models.Model):
+    """The latest slot one head-end ran a plan for: every node reads the buses it holds."""
+
+    plan = models.ForeignKey(ReadPlan, on_delete=models.CASCADE, related_name="runs")
+    node = models.CharField(_("head-end"), max_length=64)
+    last_slot = models.DateTimeField(_("last run for"))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["plan", "node"], name="one_run_per_plan_and_node")]
+
+    def __str__(self):
+        return f"{self.plan} on {self.node or '?'}: {self.last_slot:%Y-%m-%d %H:%M}"
 
 
 class Command(models.Model):
