@@ -41,6 +41,7 @@ async def with_headend(body, fake_meters):
     try:
         return await body(headend, worker)
     finally:
+        await worker.close()
         await collector.drop()
         await headend.close()
 
@@ -51,7 +52,9 @@ def test_relay_trip_is_sent_once_confirmed_and_every_step_kept(relay_meter, make
                                        reason="balance exhausted")
 
     async def body(headend, worker):
-        return await worker.tick()
+        started = await worker.tick()
+        await worker.drain()
+        return started
 
     assert asyncio.run(with_headend(body, [fake])) == 1
     command.refresh_from_db()
@@ -72,7 +75,9 @@ def test_a_restart_mid_command_neither_loses_nor_repeats_it(relay_meter):
     Command.objects.filter(pk=command.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
 
     async def body(headend, worker):
-        return await worker.tick()
+        started = await worker.tick()
+        await worker.drain()
+        return started
 
     assert asyncio.run(with_headend(body, [fake])) == 1
     command.refresh_from_db()
@@ -84,7 +89,11 @@ def test_a_restart_mid_command_neither_loses_nor_repeats_it(relay_meter):
 def test_wrong_password_fails_the_command_with_the_meters_reason(relay_meter):
     Meter.objects.filter(pk=relay_meter.pk).update(password="02999999")
     command = commands.request_command(relay_meter, "relay_trip", requested_by="ops")
-    asyncio.run(with_headend(lambda h, w: w.tick(), [FakeMeter("000000000001")]))
+    async def body(headend, worker):
+        await worker.tick()
+        await worker.drain()
+
+    asyncio.run(with_headend(body, [FakeMeter("000000000001")]))
     command.refresh_from_db()
     assert command.status == "failed"
     assert command.result["errors"] == ["password wrong / not authorised"]
@@ -96,6 +105,7 @@ def test_silent_meter_is_retried_then_failed(relay_meter):
     async def body(headend, worker):
         for _ in range(commands.MAX_ATTEMPTS):
             await worker.tick()
+            await worker.drain()
 
     asyncio.run(with_headend(body, [FakeMeter("000000000001", silent=True)]))
     command.refresh_from_db()
