@@ -317,3 +317,20 @@ def test_time_sync_on_a_1997_meter_fails_at_once_with_the_reason():
     task = CommandTask(1, "time_sync", meter(1, protocol="dlt645_1997"), datetime.now(UTC), "Asia/Shanghai", 1)
     outcome = run(execute(None, task, datetime.now(UTC)))
     assert outcome.status == "failed" and "1997" in outcome.result["error"]
+
+
+def test_read_now_without_items_reads_the_energy_register_of_either_edition():
+    from meterhub.headend.commands import CommandTask, execute
+
+    asked = []
+
+    class Session:
+        async def transact(self, request, **kw):
+            frame = dlt645.decode_frame(request)
+            asked.append(dlt645.parse_request(frame, "1997").di)
+            return dlt645.ReadReply.of(frame.address, 0x9010, Decimal("5.5"), version="1997").to_frame()
+
+    task = CommandTask(1, "read_now", meter(1, protocol="dlt645_1997"), datetime.now(UTC), "Asia/Shanghai", 1)
+    outcome = run(execute(Session(), task, datetime.now(UTC)))
+    assert asked == [0x9010]
+    assert outcome.status == "done" and outcome.result["values"] == {"00009010": "5.50"}

@@ -124,7 +124,8 @@ async def clock_offset_s(session, meter: meter_io.MeterRef, now, time_zone: str)
 
 
 async def _read_now(session, task, steps) -> Outcome:
-    dis = [int(d, 16) for d in task.params.get("items", [])] or [0x00010000]
+    default = 0x9010 if task.meter.version == "1997" else 0x00010000  # forward active energy, total
+    dis = [int(d, 16) for d in task.params.get("items", [])] or [default]
     values = await meter_io.read_items(session, task.meter, dis)
     result = {f"{di:08X}": (str(v) if not isinstance(v, BusError) else {"error": v.kind, "detail": str(v)})
               for di, v in values.items()}
