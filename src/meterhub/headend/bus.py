@@ -65,6 +65,7 @@ class BusSession:
         self._waiting: tuple[object, asyncio.Future] | None = None  # (what answers, its future)
         self._closed = asyncio.Event()
         self.watch_idle = True  # closed by the head-end after a silence (no byte, no heartbeat)
+        self.meter_state: dict = {}  # per-meter protocol state on this bus (M-Bus frame count bits)
 
     # --- receiving (called by the connection's protocol) ------------------------------------
 

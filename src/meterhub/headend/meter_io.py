@@ -163,10 +163,9 @@ def _mbus_target(meter: MeterRef) -> tuple[int, bytes | None]:
 
 def _fcb(session: BusSession, meter: MeterRef, target: int) -> tuple[mbus.FrameCountBit, bool]:
     """One frame count bit per meter, kept with the bus (a retry repeats it); True if new."""
-    bits = session.__dict__.setdefault("mbus_fcb", {})
-    fcb = bits.get(meter.address)
+    fcb = session.meter_state.get(meter.address)
     if fcb is None:
-        fcb = bits[meter.address] = mbus.FrameCountBit(target)
+        fcb = session.meter_state[meter.address] = mbus.FrameCountBit(target)
         return fcb, True
     return fcb, False
 

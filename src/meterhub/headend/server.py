@@ -11,6 +11,7 @@ import asyncio
 import gc
 import logging
 import socket
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -47,6 +48,7 @@ class HeadEnd:
         self.node = node or socket.gethostname()
         self.idle_timeout_s = idle_timeout_s
         self.registration_timeout_s = registration_timeout_s
+        self._last_refresh_request = float("-inf")
         self._servers: list[asyncio.AbstractServer] = []
         self._tasks: set[asyncio.Task] = set()
 
@@ -92,10 +94,8 @@ class HeadEnd:
     def refresh_soon(self, min_interval_s: float = 10.0) -> None:
         """Reload the fleet in the background, at most once per interval: a decommissioned
         DTU redialling every few seconds must not keep the database thread busy."""
-        import time
-
         now = time.monotonic()
-        if now - getattr(self, "_last_refresh_request", -min_interval_s) < min_interval_s:
+        if now - self._last_refresh_request < min_interval_s:
             return
         self._last_refresh_request = now
         self._spawn(self.refresh_fleet(), "fleet-refresh-now")
@@ -109,8 +109,6 @@ class HeadEnd:
                 log.exception("fleet refresh failed; keeping the previous snapshot")
 
     async def _idle_watch(self) -> None:
-        import time
-
         while True:
             await asyncio.sleep(min(30.0, self.idle_timeout_s / 2))
             now = time.monotonic()

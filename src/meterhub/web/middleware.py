@@ -1,15 +1,38 @@
+import time
 import zoneinfo
 
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from meterhub.assets.models import Site
 
+SITE_ZONE_TTL_S = 60.0
+_site_zone: tuple[float, str] = (float("-inf"), "")
+
+
+def default_site_zone() -> str:
+    """The first site's zone, looked up at most once a minute rather than on every request."""
+    global _site_zone
+    checked, name = _site_zone
+    if time.monotonic() - checked > SITE_ZONE_TTL_S:
+        name = Site.objects.order_by("pk").values_list("time_zone", flat=True).first() or ""
+        _site_zone = (time.monotonic(), name)
+    return name
+
+
+def forget_site_zone(**kwargs) -> None:
+    """A site was saved or deleted: look its zone up again on the next request."""
+    global _site_zone
+    _site_zone = (float("-inf"), "")
+
+
+post_save.connect(forget_site_zone, sender=Site)
+post_delete.connect(forget_site_zone, sender=Site)
+
 
 def display_zone(user) -> zoneinfo.ZoneInfo | None:
     """The operator's own zone, else the first site's: meters and people there speak local time."""
-    name = getattr(user, "time_zone", "") or ""
-    if not name:
-        name = Site.objects.order_by("pk").values_list("time_zone", flat=True).first() or ""
+    name = getattr(user, "time_zone", "") or default_site_zone()
     try:
         return zoneinfo.ZoneInfo(name) if name else None
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
