@@ -39,7 +39,8 @@ def test_dead_letter_appends_one_json_line_per_record_and_logs(tmp_path, monkeyp
     lines = dead_letters(tmp_path / "headend-dead-letter.jsonl")
     assert [line["type"] for line in lines] == ["ReadingRecord", "LinkRecord"]
     assert lines[0]["fields"] == {"meter_id": "7", "quantity": "energy_import", "ts": str(T0),
-                                  "raw_value": "10.5", "multiplier": "1", "unit": "kWh", "source": "scheduled"}
+                                  "raw_value": "10.5", "multiplier": "1", "unit": "kWh", "source": "scheduled",
+                                  "quality": "actual"}
     assert lines[0]["error"] == "ValueError: numeric field overflow" and lines[0]["time"]
     assert lines[1]["fields"]["registration_id"] == "R" * 80
     assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 2
@@ -103,18 +104,19 @@ def test_a_record_the_database_refuses_goes_to_the_dead_letter_and_the_rest_are_
 @pytest.mark.django_db(transaction=True)
 def test_a_reading_of_a_deleted_meter_does_not_block_the_others(collector, tmp_path, monkeypatch):
     from meterhub.assets.models import Meter
-    from meterhub.readings.models import Reading
+    from meterhub.readings.models import Reading, RejectedReading
 
     monkeypatch.setenv("METERHUB_VAR", str(tmp_path))
     meter = Meter.objects.create(serial="E1", site=collector.site, address="000000000001", collector=collector)
     gone = meter.pk + 1000  # a meter deleted after the fleet snapshot
     sink = asyncio.run(_write_through_the_sink([reading(meter.pk, 0), reading(gone, 0), reading(meter.pk, 15)]))
 
-    assert sink.pending == 0
+    assert sink.pending == 0 and sink.dead == 0
     assert Reading.objects.filter(meter=meter).count() == 2
-    lines = dead_letters(tmp_path / "headend-dead-letter.jsonl")
-    assert [(line["type"], line["fields"]["meter_id"]) for line in lines] == [("ReadingRecord", str(gone))]
-    assert lines[0]["error"].startswith("IntegrityError")
+    # refused by ingest, kept in the database with its reason (no dead letter needed)
+    rejected = RejectedReading.objects.get()
+    assert (rejected.meter_ref, rejected.reason) == (str(gone), "unknown meter")
+    assert dead_letters(tmp_path / "headend-dead-letter.jsonl") == []
 
 
 # --- supervision -------------------------------------------------------------------------

@@ -66,3 +66,70 @@ def import_(rows: int, baseline_rows: int):
     from meterhub.bench import importing
 
     click.echo(json.dumps(importing.measure(rows, baseline_rows), indent=2))
+
+
+@bench.command()
+@click.option("--rows", default=500_000, show_default=True, type=int)
+@click.option("--baseline-rows", default=5_000, show_default=True, type=int)
+@click.option("--meters", default=2_000, show_default=True, type=int)
+@click.option("--batch-size", default=10_000, show_default=True, type=int,
+              help="Readings per store call (the head-end's sink hands over up to 5000 per second).")
+@click.option("--postgres", "postgres_url", default="postgresql://postgres@127.0.0.1:5432/postgres",
+              show_default=True, help="Server for the PostgreSQL run (a meterhub_bench database is made and "
+              "dropped there); 'none' to skip.")
+def ingest(rows: int, baseline_rows: int, meters: int, batch_size: int, postgres_url: str):
+    """Readings per second into SQLite and PostgreSQL through the ingest path, against
+    per-row ORM save() in the same run. Uses fresh databases, never the operator's."""
+    import os
+    import tempfile
+
+    os.environ.pop("DATABASE_URL", None)
+    os.environ["METERHUB_VAR"] = tempfile.mkdtemp(prefix="meterhub-bench-")
+    from meterhub.cli import setup_django
+
+    setup_django()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from meterhub import config
+    from meterhub.bench import ingest as ingest_bench
+
+    pg_alias = None
+    if postgres_url != "none":
+        admin = config.database_from_url(postgres_url)
+        from django.db import connections
+
+        bench_db = {**admin, "NAME": ingest_bench.PG_BENCH_DB, "CONN_MAX_AGE": None}
+        settings.DATABASES["bench_pg"] = bench_db
+        connections.settings["bench_pg"] = connections.configure_settings(
+            {"default": bench_db, "bench_pg": bench_db})["bench_pg"]
+        _recreate_pg_database(postgres_url, ingest_bench.PG_BENCH_DB)
+        pg_alias = "bench_pg"
+    for alias in ["default"] + ([pg_alias] if pg_alias else []):
+        call_command("migrate", database=alias, interactive=False, verbosity=0)
+    try:
+        result = ingest_bench.measure("default", pg_alias, rows, baseline_rows, meters, batch_size)
+    finally:
+        if pg_alias:
+            from django.db import connections
+
+            connections[pg_alias].close()
+            _drop_pg_database(postgres_url, ingest_bench.PG_BENCH_DB)
+    click.echo(json.dumps(result, indent=2))
+
+
+def _admin_connection(url: str):
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True)
+
+
+def _recreate_pg_database(url: str, name: str) -> None:
+    _drop_pg_database(url, name)
+    with _admin_connection(url) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _drop_pg_database(url: str, name: str) -> None:
+    with _admin_connection(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

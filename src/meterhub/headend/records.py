@@ -15,7 +15,8 @@ class ReadingRecord:
     raw_value: Decimal
     multiplier: Decimal
     unit: str
-    source: str  # "scheduled" | "on_demand" | "mqtt"
+    source: str  # "scheduled" | "on_demand" | "mqtt" | "import" | "manual"
+    quality: str = "actual"  # "estimated" for VEE's estimates
 
     @property
     def value(self) -> Decimal:

@@ -1,0 +1,89 @@
+"""Readings ingest: the project's path (`readings.ingest.store_readings`) into SQLite and
+PostgreSQL, beside a per-row Django ORM `save()` baseline, in one run.
+
+The records are built before the clock starts (they arrive ready from the head-end);
+what is timed is validation, partition upkeep, the write and the dirty-day marks, in
+batches the size the head-end's sink hands over. Each database is a fresh one made for
+the run: a temporary SQLite file and a `meterhub_bench` PostgreSQL database, dropped after.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+PG_BENCH_DB = "meterhub_bench"
+QUANTITIES = ("energy_import", "energy_import_t1", "energy_import_t2", "energy_import_t3")
+
+
+def records(meters: list[int], count: int, start: datetime):
+    """`count` readings: every meter, every quantity, 15-minute steps from `start`."""
+    from meterhub.headend.records import ReadingRecord
+
+    one = Decimal(1)
+    out, step = [], 0
+    while len(out) < count:
+        ts = start + timedelta(minutes=15 * step)
+        for m in meters:
+            for i, q in enumerate(QUANTITIES):
+                out.append(ReadingRecord(m, q, ts, Decimal(f"{1000 + step * 0.25 + i:.2f}"), one, "kWh", "scheduled"))
+        step += 1
+    return out[:count]
+
+
+def _fleet(alias: str, meters: int) -> list[int]:
+    from meterhub.assets.models import Collector, Meter, Site
+
+    site = Site.objects.using(alias).create(code="bench", name="Benchmark", time_zone="Asia/Shanghai")
+    collector = Collector.objects.using(alias).create(code="BC", site=site, registration_id="BENCH")
+    Meter.objects.using(alias).bulk_create(
+        Meter(serial=f"B{i:06d}", site=site, address=f"{i:012d}", collector=collector, bus_port=1 + i // 32)
+        for i in range(meters))
+    return list(Meter.objects.using(alias).values_list("pk", flat=True))
+
+
+def _ours(alias: str, batch: list, batch_size: int) -> float:
+    from django.db import connections
+
+    from meterhub.readings.ingest import store_readings
+
+    conn = connections[alias]
+    stored = 0
+    start = time.perf_counter()
+    for i in range(0, len(batch), batch_size):
+        stored += store_readings(batch[i:i + batch_size], using=conn).stored
+    elapsed = time.perf_counter() - start
+    if stored != len(batch):
+        raise RuntimeError(f"ingest stored {stored} of {len(batch)} readings on {alias}")
+    return len(batch) / elapsed
+
+
+def _orm(alias: str, batch: list) -> float:
+    from meterhub.readings.models import Reading
+
+    start = time.perf_counter()
+    for r in batch:
+        Reading(meter_id=r.meter_id, quantity=r.quantity, ts=r.ts, value=r.value, raw_value=r.raw_value,
+                multiplier=r.multiplier, unit=r.unit, source=r.source).save(using=alias)
+    return len(batch) / (time.perf_counter() - start)
+
+
+def measure(alias_sqlite: str, alias_pg: str | None, rows: int, baseline_rows: int, meters: int,
+            batch_size: int) -> dict:
+    result: dict = {"rows": rows, "batch_size": batch_size, "meters": meters}
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for alias, key in ((alias_pg, "postgres"), (alias_sqlite, "sqlite")):
+        if alias is None:
+            continue
+        ids = _fleet(alias, meters)
+        data = records(ids, rows, start)
+        print(f"{key}: storing {rows} readings through the ingest path ...", file=sys.stderr)
+        result[f"{key}_rows_per_s"] = round(_ours(alias, data, batch_size))
+        print(f"{key}: storing {baseline_rows} readings with ORM save() (baseline) ...", file=sys.stderr)
+        later = records(ids, baseline_rows, start + timedelta(days=3650))
+        result[f"{key}_orm_rows_per_s"] = round(_orm(alias, later))
+        result[f"{key}_ratio_to_orm"] = round(result[f"{key}_rows_per_s"] / result[f"{key}_orm_rows_per_s"], 1)
+    result["orm_rows_per_s"] = result.get("postgres_orm_rows_per_s", result.get("sqlite_orm_rows_per_s"))
+    return result

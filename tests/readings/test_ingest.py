@@ -1,0 +1,109 @@
+"""The readings store: re-delivery harmless, estimates replaced, conflicts and rejects kept."""
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from meterhub.headend.records import ReadingRecord
+from meterhub.readings.ingest import store_readings
+from meterhub.readings.models import DirtyDay, Reading, ReadingConflict, RejectedReading
+
+T0 = datetime(2026, 3, 31, 23, 45, tzinfo=UTC)
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def rec(meter_id, minutes=0, value="1.5", quantity="energy_import", quality="actual", multiplier="1"):
+    return ReadingRecord(meter_id, quantity, T0 + timedelta(minutes=minutes), Decimal(value), Decimal(multiplier),
+                         "kWh", "scheduled", quality)
+
+
+def test_a_batch_is_stored_with_multiplier_and_days_marked(meter):
+    result = store_readings([rec(meter.pk, 0, "10.25", multiplier="40"), rec(meter.pk, 15, "10.5", multiplier="40")])
+    assert (result.received, result.stored, result.duplicates, result.conflicts) == (2, 2, 0, 0)
+    rows = list(Reading.objects.filter(meter=meter).order_by("ts").values_list("ts", "raw_value", "multiplier", "value"))
+    assert rows == [(T0, Decimal("10.25"), 40, Decimal("410")), (T0 + timedelta(minutes=15), Decimal("10.5"), 40,
+                                                                   Decimal("420"))]
+    # 23:45 on 31 March and 00:00 on 1 April (UTC): two days, two months
+    assert set(DirtyDay.objects.values_list("meter_id", "day")) == {(meter.pk, T0.date()),
+                                                                    (meter.pk, (T0 + timedelta(days=1)).date())}
+
+
+def test_redelivery_is_stored_once(meter):
+    batch = [rec(meter.pk, i * 15, str(i)) for i in range(4)]
+    store_readings(batch)
+    again = store_readings(batch + [rec(meter.pk, 60, "4")])
+    assert (again.stored, again.duplicates, again.conflicts) == (1, 4, 0)
+    assert Reading.objects.count() == 5
+    assert not ReadingConflict.objects.exists()
+
+
+def test_a_different_value_for_a_stored_instant_keeps_the_first_and_records_the_conflict(meter):
+    store_readings([rec(meter.pk, 0, "100")])
+    result = store_readings([rec(meter.pk, 0, "105")])
+    store_readings([rec(meter.pk, 0, "105")])  # the same conflicting value again: one conflict record
+    assert (result.stored, result.conflicts) == (0, 1)
+    assert Reading.objects.get().value == Decimal("100")
+    conflict = ReadingConflict.objects.get()
+    assert (conflict.stored_value, conflict.other_value) == (Decimal("100"), Decimal("105"))
+
+
+def test_two_values_for_one_instant_in_one_batch(meter):
+    result = store_readings([rec(meter.pk, 0, "7"), rec(meter.pk, 0, "8")])
+    assert (result.stored, result.conflicts) == (1, 1)
+    assert Reading.objects.get().value == Decimal("7")
+
+
+def test_an_estimate_is_replaced_by_the_actual_value_but_never_the_reverse(meter):
+    store_readings([rec(meter.pk, 0, "50", quality="estimated")])
+    store_readings([rec(meter.pk, 0, "51")])
+    reading = Reading.objects.get()
+    assert (reading.value, reading.quality) == (Decimal("51"), "actual")
+    result = store_readings([rec(meter.pk, 0, "52", quality="estimated")])
+    assert result.stored == 0
+    assert Reading.objects.get().value == Decimal("51")
+    assert not ReadingConflict.objects.exists()  # an estimate against an actual is not a conflict
+
+
+def test_bad_records_are_rejected_with_their_reason_and_the_rest_stored(meter):
+    bad = [
+        ReadingRecord(999999, "energy_import", T0, Decimal(1), Decimal(1), "kWh", "scheduled"),
+        ReadingRecord(meter.pk, "energy_import", T0.replace(tzinfo=None), Decimal(1), Decimal(1), "kWh", "scheduled"),
+        ReadingRecord(meter.pk, "energy_import", T0, Decimal("NaN"), Decimal(1), "kWh", "scheduled"),
+        ReadingRecord(meter.pk, "energy_import", T0, Decimal("1e15"), Decimal(1), "kWh", "scheduled"),
+        ReadingRecord(meter.pk, "x" * 41, T0, Decimal(1), Decimal(1), "kWh", "scheduled"),
+        ReadingRecord(meter.pk, "energy_import", T0, "12,5", Decimal(1), "kWh", "scheduled"),
+        ReadingRecord(meter.pk, "energy_import", T0, Decimal(1), Decimal(1), "kWh", "carrier-pigeon"),
+    ]
+    result = store_readings(bad + [rec(meter.pk, 0, "3")])
+    assert result.stored == 1 and len(result.rejected) == len(bad)
+    reasons = list(RejectedReading.objects.order_by("id").values_list("reason", flat=True))
+    assert reasons[-1] == "unknown meter"
+    assert reasons[:6] == ["timestamp is not a time-zone-aware datetime", "value or multiplier is not a finite number",
+                           "value too large for the readings table", "quantity name missing or longer than 40 characters",
+                           "value is not a decimal number", "unknown source 'carrier-pigeon'"]
+    assert RejectedReading.objects.filter(meter_ref="999999").exists()
+
+
+def test_times_in_other_zones_are_stored_in_utc(meter):
+    beijing = timezone(timedelta(hours=8))
+    store_readings([ReadingRecord(meter.pk, "energy_import", datetime(2026, 4, 1, 8, 0, tzinfo=beijing), Decimal(1),
+                                  Decimal(1), "kWh", "scheduled")])
+    store_readings([rec(meter.pk, 15, "1")])  # the same instant in UTC
+    assert Reading.objects.count() == 1
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(deliveries=st.lists(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 3)), max_size=12), max_size=5))
+def test_any_sequence_of_deliveries_stores_each_instant_once_with_its_first_value(meter, deliveries):
+    Reading.objects.all().delete()
+    ReadingConflict.objects.all().delete()
+    first: dict[int, int] = {}
+    for batch in deliveries:
+        for slot, value in batch:
+            first.setdefault(slot, value)
+        store_readings([rec(meter.pk, slot * 15, str(value)) for slot, value in batch])
+    stored = {int((ts - T0).total_seconds()) // 900: int(v) for ts, v in Reading.objects.values_list("ts", "value")}
+    assert stored == first
