@@ -188,6 +188,10 @@ class _Fake:
 class _FakeHeadEnd:
     def __init__(self):
         self.closed = False
+        self.blocking = self
+
+    async def run(self, fn, *args):  # the database thread: nothing to process here
+        return 0
 
     async def start(self, host, port):
         return 9999

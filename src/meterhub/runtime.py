@@ -29,6 +29,7 @@ from meterhub.headend.serial_links import SerialLinks
 from meterhub.headend.server import HeadEnd
 from meterhub.headend.sink import BatchSink
 from meterhub.headend.worker import CommandWorker
+from meterhub.readings.processing import run_processing
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ async def run_headend(host: str, port: int, node: str | None = None, ready: asyn
         ("command-worker", worker.run),
         ("dial-out", DialOut(headend).run),
         ("serial-links", SerialLinks(headend).run),
+        ("processing", partial(run_processing, headend.blocking.run)),
     ]
     if mqtt is not None:
         feed = GlowFeed(headend, host=mqtt[0], port=mqtt[1], prefix=glow_prefix)

@@ -241,7 +241,8 @@ def _mark_dirty(days: set[tuple[int, date]], using) -> None:
         cursor.executemany(
             "INSERT INTO readings_dirtyday (meter_id, day, marked_at) VALUES (%s, %s, %s)"
             " ON CONFLICT (meter_id, day) DO UPDATE SET marked_at = EXCLUDED.marked_at",
-            [(m, d, now) for m, d in sorted(days)])
+            [(m, using.ops.adapt_datefield_value(d), using.ops.adapt_datetimefield_value(now))
+             for m, d in sorted(days)])
 
 
 def _record_rejects(rejected: list) -> None:

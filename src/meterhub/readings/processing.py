@@ -1,0 +1,73 @@
+"""Bringing what is derived from readings up to date: the dirty-day pipeline.
+
+Ingest marks each (meter, UTC day) it touches in `DirtyDay`, in the readings' own
+transaction. `process_dirty` takes a batch of marks and runs every registered step over
+those meter-days in order (validation before estimation before aggregation: each app
+registers its step with an order in its AppConfig.ready), then removes the marks, all in
+one transaction. A crash repeats a batch; it never skips one. A step that itself writes
+readings (an estimate) marks the day again with a later time, so the day comes round
+once more and later steps see the final data; steps must therefore be idempotent.
+
+Several head-end nodes may run this at once on PostgreSQL: marks are claimed with
+SKIP LOCKED, so each meter-day is processed by one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import date
+
+from django.db import transaction
+
+from meterhub.readings.models import DirtyDay
+
+log = logging.getLogger(__name__)
+
+MeterDays = list[tuple[int, date]]  # (meter_id, UTC day), sorted
+_steps: list[tuple[int, str, Callable[[MeterDays], None]]] = []
+
+
+def register(order: int, name: str, step: Callable[[MeterDays], None]) -> None:
+    """Add a step (idempotent, takes the meter-days to bring up to date). Re-registering a
+    name replaces it, so a reloaded app does not run twice."""
+    _steps[:] = [s for s in _steps if s[1] != name]
+    _steps.append((order, name, step))
+    _steps.sort(key=lambda s: s[0])
+
+
+def steps() -> list[str]:
+    return [name for _order, name, _step in _steps]
+
+
+def process_dirty(limit: int = 500) -> int:
+    """Process up to `limit` marks, oldest first; returns how many were processed."""
+    with transaction.atomic():
+        marks = list(DirtyDay.objects.select_for_update(skip_locked=True).order_by("marked_at")
+                     .values_list("meter_id", "day", "marked_at")[:limit])
+        if not marks:
+            return 0
+        meter_days = sorted({(m, d) for m, d, _at in marks})
+        for _order, name, step in _steps:
+            try:
+                step(meter_days)
+            except Exception:
+                log.exception("processing step %s failed for %d meter-days; they stay marked", name,
+                              len(meter_days))
+                raise
+        for meter_id, day, marked_at in marks:  # a mark renewed meanwhile stays for the next round
+            DirtyDay.objects.filter(meter_id=meter_id, day=day, marked_at__lte=marked_at).delete()
+    return len(marks)
+
+
+async def run_processing(offload: Callable[..., Awaitable], interval_s: float = 5.0, limit: int = 500) -> None:
+    """Keep derived data current: drain the marks, then wait `interval_s`. `offload` runs
+    the blocking work off the event loop (the head-end's database thread)."""
+    while True:
+        try:
+            while await offload(process_dirty, limit) >= limit:
+                pass
+        except Exception:
+            log.exception("processing dirty days failed; retrying in %g s", interval_s)
+        await asyncio.sleep(interval_s)

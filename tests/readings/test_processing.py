@@ -1,0 +1,60 @@
+"""The dirty-day pipeline: steps in order, marks removed only with the work done."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from meterhub.headend.records import ReadingRecord
+from meterhub.readings import processing
+from meterhub.readings.ingest import store_readings
+from meterhub.readings.models import DirtyDay
+
+T0 = datetime(2026, 5, 1, 12, tzinfo=UTC)
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def recorded_steps(monkeypatch):
+    monkeypatch.setattr(processing, "_steps", [])
+    calls = []
+    processing.register(20, "second", lambda days: calls.append(("second", days)))
+    processing.register(10, "first", lambda days: calls.append(("first", days)))
+    return calls
+
+
+def read(meter_id, value="1"):
+    return ReadingRecord(meter_id, "energy_import", T0, Decimal(value), Decimal(1), "kWh", "scheduled")
+
+
+def test_steps_run_in_order_over_the_marked_days_and_the_marks_go(meter, recorded_steps):
+    store_readings([read(meter.pk)])
+    assert processing.process_dirty() == 1
+    assert recorded_steps == [("first", [(meter.pk, T0.date())]), ("second", [(meter.pk, T0.date())])]
+    assert not DirtyDay.objects.exists()
+    assert processing.process_dirty() == 0
+
+
+def test_a_failing_step_keeps_the_marks(meter, recorded_steps):
+    def broken(days):
+        raise RuntimeError("disk full")
+
+    processing.register(15, "broken", broken)
+    store_readings([read(meter.pk)])
+    with pytest.raises(RuntimeError):
+        processing.process_dirty()
+    assert DirtyDay.objects.count() == 1
+
+
+def test_a_day_marked_again_during_processing_comes_round_again(meter, other_meter, recorded_steps):
+    def writes_a_reading(days):  # as estimation does
+        if len(recorded_steps) == 1:
+            store_readings([ReadingRecord(other_meter.pk, "energy_import", T0, Decimal(2), Decimal(1), "kWh",
+                                          "scheduled", "estimated")])
+            store_readings([ReadingRecord(meter.pk, "energy_import", T0.replace(hour=13), Decimal(2), Decimal(1),
+                                          "kWh", "scheduled", "estimated")])
+
+    processing.register(15, "estimate", writes_a_reading)
+    store_readings([read(meter.pk)])
+    processing.process_dirty()
+    assert set(DirtyDay.objects.values_list("meter_id", flat=True)) == {meter.pk, other_meter.pk}
