@@ -1,4 +1,4 @@
-"""`meterhub import collectors|meters|customers FILE` with a dry run and a progress bar."""
+"""`meterhub import collectors|meters|customers|readings FILE` with a dry run and a progress bar."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 
 from meterhub.cli import setup_django
 
-KINDS = ("collectors", "meters", "customers")
+KINDS = ("collectors", "meters", "customers", "readings")
 
 
 @click.command("import")
@@ -32,6 +32,8 @@ def import_(kind, file, dry_run, max_errors):
                   building, unit, installed_on
       customers:  account_no, name, customer_class, phone, email, id_number, language,
                   site, building, unit, move_in
+      readings:   meter, quantity, time, value, quality  (time without an offset is the
+                  site's local time; rows already stored are skipped, not doubled)
     """
     setup_django()
     from meterhub.assets.importing import import_file
@@ -59,4 +61,6 @@ def import_(kind, file, dry_run, max_errors):
     if dry_run:
         click.echo(f"{report.rows} rows checked: {file.name} is clean (dry run, nothing imported)")
     else:
-        click.echo(f"imported {report.created} {kind} from {file.name}")
+        skipped = report.rows - report.created
+        note = f" ({skipped} already stored)" if kind == "readings" and skipped else ""
+        click.echo(f"imported {report.created} {kind} from {file.name}{note}")

@@ -6,3 +6,9 @@ class ReadingsConfig(AppConfig):
     name = "meterhub.readings"
     label = "readings"
     verbose_name = _("Readings")
+
+    def ready(self):
+        from meterhub.assets.importing import IMPORTERS
+        from meterhub.readings.importing import ReadingImporter
+
+        IMPORTERS[ReadingImporter.kind] = ReadingImporter

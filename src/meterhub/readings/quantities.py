@@ -26,3 +26,20 @@ def label(quantity: str) -> str:
     if base in LABELS and tariff.isdigit() and int(tariff) in TARIFFS:
         return f"{LABELS[base]} ({TARIFFS[int(tariff)]})"
     return str(LABELS.get(quantity, quantity))
+
+
+def _units() -> dict[str, str]:
+    units = {"voltage_a": "V", "voltage_b": "V", "voltage_c": "V", "current_a": "A", "current_b": "A",
+             "current_c": "A", "power_active": "kW", "power_reactive": "kvar", "power_factor": "",
+             "frequency": "Hz", "gas_volume": "m3", "gas_energy": "kWh", "water_volume": "m3"}
+    for base in ("energy_import", "energy_export", "energy_combined"):
+        units[base] = "kWh"
+        units.update({f"{base}_t{t}": "kWh" for t in TARIFFS})
+    return units
+
+
+UNITS = _units()  # every quantity the store knows, with its unit
+
+
+def is_known(quantity: str) -> bool:
+    return quantity in UNITS

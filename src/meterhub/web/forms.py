@@ -142,7 +142,8 @@ class MoveInForm(WhenForm):
 
 class ImportForm(forms.Form):
     kind = forms.ChoiceField(label=_("what"), choices=[
-        ("collectors", _("Collectors")), ("meters", _("Meters")), ("customers", _("Customers"))])
+        ("collectors", _("Collectors")), ("meters", _("Meters")), ("customers", _("Customers")),
+        ("readings", _("Readings"))])
     file = forms.FileField(label=_("file (.csv or .xlsx)"))
     dry_run = forms.BooleanField(label=_("check only (dry run)"), required=False, initial=True)
 
