@@ -76,14 +76,18 @@ def test_bad_records_are_rejected_with_their_reason_and_the_rest_stored(meter):
         ReadingRecord(meter.pk, "x" * 41, T0, Decimal(1), Decimal(1), "kWh", "scheduled"),
         ReadingRecord(meter.pk, "energy_import", T0, "12,5", Decimal(1), "kWh", "scheduled"),
         ReadingRecord(meter.pk, "energy_import", T0, Decimal(1), Decimal(1), "kWh", "carrier-pigeon"),
+        ReadingRecord(meter.pk, "energy\timport", T0, Decimal(1), Decimal(1), "kWh", "scheduled"),
+        ReadingRecord(meter.pk, "energy_import", T0, Decimal(1), Decimal(1), "k\\Wh", "scheduled"),
     ]
     result = store_readings(bad + [rec(meter.pk, 0, "3")])
     assert result.stored == 1 and len(result.rejected) == len(bad)
     reasons = list(RejectedReading.objects.order_by("id").values_list("reason", flat=True))
     assert reasons[-1] == "unknown meter"
-    assert reasons[:6] == ["timestamp is not a time-zone-aware datetime", "value or multiplier is not a finite number",
-                           "value too large for the readings table", "quantity name missing or longer than 40 characters",
-                           "value is not a decimal number", "unknown source 'carrier-pigeon'"]
+    assert reasons[:8] == ["timestamp is not a time-zone-aware datetime", "value or multiplier is not a finite number",
+                           "value too large for the readings table", "quantity name must be 1-40 printable characters without tabs or backslashes",
+                           "value is not a decimal number", "unknown source 'carrier-pigeon'",
+                           "quantity name must be 1-40 printable characters without tabs or backslashes",
+                           "unit must be up to 12 characters without tabs, newlines or backslashes"]
     assert RejectedReading.objects.filter(meter_ref="999999").exists()
 
 
@@ -107,3 +111,17 @@ def test_any_sequence_of_deliveries_stores_each_instant_once_with_its_first_valu
         store_readings([rec(meter.pk, slot * 15, str(value)) for slot, value in batch])
     stored = {int((ts - T0).total_seconds()) // 900: int(v) for ts, v in Reading.objects.values_list("ts", "value")}
     assert stored == first
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.decimals(min_value=Decimal("-99999999.999999"), max_value=Decimal("99999999.999999"),
+                                   places=6, allow_nan=False, allow_infinity=False), min_size=1, max_size=20),
+       offset_minutes=st.integers(-14 * 60, 14 * 60))
+def test_values_and_instants_round_trip_exactly(meter, values, offset_minutes):
+    Reading.objects.all().delete()
+    zone = timezone(timedelta(minutes=offset_minutes))
+    start = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=zone)
+    store_readings([ReadingRecord(meter.pk, "power_active", start + timedelta(seconds=i), v, Decimal(1), "kW",
+                                  "on_demand") for i, v in enumerate(values)])
+    stored = list(Reading.objects.order_by("ts").values_list("ts", "value"))
+    assert stored == [(start + timedelta(seconds=i), v) for i, v in enumerate(values)]

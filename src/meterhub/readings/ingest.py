@@ -21,6 +21,7 @@ already stored does the batch take the exact path through a staging table and an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -35,7 +36,6 @@ from meterhub.readings.models import MeterEvent, Quality, ReadingConflict, Rejec
 BATCH = 2000
 # received_at is left to the database's default (the time of the write)
 COLUMNS = ("meter_id", "quantity", "ts", "value", "raw_value", "multiplier", "unit", "quality", "source")
-PG_TYPES = ("int8", "varchar", "timestamptz", "numeric", "numeric", "numeric", "varchar", "varchar", "varchar")
 MAX_VALUE = Decimal("1e14")  # numeric(20, 6): 14 digits before the point
 MAX_MULTIPLIER = Decimal("1e8")  # numeric(12, 4)
 _QUALITIES = frozenset(Quality.values)
@@ -59,14 +59,26 @@ class Rejected(ValueError):
     pass
 
 
+_NAME = re.compile(r"[^\t\n\r\\]+")  # no COPY delimiters or escapes
+_good_names: set[str] = set()  # names already found good (a few dozen in practice)
+
+
+def _good_name(name, limit: int) -> bool:
+    ok = type(name) is str and len(name) <= limit and _NAME.fullmatch(name) is not None \
+        and name.isprintable()
+    if ok and len(_good_names) < 10_000:
+        _good_names.add(name)
+    return ok
+
+
 def _row(r) -> tuple:
     """The table row for one record, or Rejected with the reason. Exact type checks:
     this runs for every reading, and a subclass of str or Decimal has no business here."""
     meter_id, quantity, ts, raw, multiplier = r.meter_id, r.quantity, r.ts, r.raw_value, r.multiplier
     if type(meter_id) is not int:
         raise Rejected("meter id is not a number")
-    if type(quantity) is not str or not 0 < len(quantity) <= 40:
-        raise Rejected("quantity name missing or longer than 40 characters")
+    if quantity not in _good_names and not _good_name(quantity, 40):
+        raise Rejected("quantity name must be 1-40 printable characters without tabs or backslashes")
     if type(ts) is not datetime or ts.tzinfo is None:
         raise Rejected("timestamp is not a time-zone-aware datetime")
     if ts.tzinfo is not UTC:
@@ -85,8 +97,8 @@ def _row(r) -> tuple:
         raise Rejected(f"unknown quality {quality!r}")
     if r.source not in _SOURCES:
         raise Rejected(f"unknown source {r.source!r}")
-    if type(r.unit) is not str or len(r.unit) > 12:
-        raise Rejected("unit longer than 12 characters")
+    if r.unit not in _good_names and r.unit != "" and not _good_name(r.unit, 12):
+        raise Rejected("unit must be up to 12 characters without tabs, newlines or backslashes")
     return (meter_id, quantity, ts, value, raw, multiplier, r.unit, quality, r.source)
 
 
@@ -114,12 +126,13 @@ def store_readings(records: Iterable, using=None) -> IngestResult:
         result.rejected.append((_AsRecord(rows.pop(key)), "unknown meter"))
     with transaction.atomic(using=using.alias):
         if rows:
+            day_of = {ts: ts.date() for ts in {key[2] for key in rows}}  # a batch repeats few instants
             if using.vendor == "postgresql":
-                partitions.ensure_months({partitions.month_of(ts) for _m, _q, ts in rows}, using)
+                partitions.ensure_months({partitions.month_of(ts) for ts in day_of}, using)
             # in key order: each B-tree page is visited once per batch, not once per row
             result.stored, result.conflicts = _write([rows[k] for k in sorted(rows)], using)
             result.conflicts += _record_in_batch_conflicts(in_batch_conflicts, rows, using)
-            result.days = {(m, ts.date()) for m, _q, ts in rows}
+            result.days = {(m, day_of[ts]) for m, _q, ts in rows}
             _mark_dirty(result.days, using)
         if result.rejected:
             _record_rejects(result.rejected)
@@ -159,10 +172,13 @@ def _write(rows: list[tuple], using) -> tuple[int, int]:
 def _bulk_insert(table: str, rows: list[tuple], using) -> None:
     with using.cursor() as cursor, using.wrap_database_errors:  # COPY bypasses Django's error mapping
         if using.vendor == "postgresql":
-            with cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(PG_TYPES)
-                for row in rows:
-                    copy.write_row(row)
+            # text format: names were checked free of tabs, newlines and backslashes
+            ts_text: dict = {}
+            with cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                copy.write("".join([
+                    f"{m}\t{q}\t{ts_text.get(ts) or ts_text.setdefault(ts, ts.isoformat())}\t{value}\t{raw}"
+                    f"\t{mult}\t{unit}\t{quality}\t{source}\n"
+                    for m, q, ts, value, raw, mult, unit, quality, source in rows]))
         else:
             cursor.executemany(
                 f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
