@@ -133,3 +133,38 @@ def _recreate_pg_database(url: str, name: str) -> None:
 def _drop_pg_database(url: str, name: str) -> None:
     with _admin_connection(url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@bench.command()
+@click.option("--meters", default=2_000, show_default=True, type=int)
+@click.option("--days", default=365, show_default=True, type=int)
+@click.option("--repeat", default=9, show_default=True, type=int, help="Timed runs per query (median).")
+@click.option("--rebuild", is_flag=True, help="Generate the dataset again even if it is present.")
+@click.option("--postgres", "postgres_url", default="postgresql://postgres@127.0.0.1:5432/postgres",
+              show_default=True, help="Server to use; the dataset lives in its meterhub_bench_query database "
+              "and is kept between runs (drop it by hand to free the disk).")
+def query(meters: int, days: int, repeat: int, rebuild: bool, postgres_url: str):
+    """A meter page's year chart and a site's monthly report on a year of 15-minute data
+    (2,000 meters: 70 M rows), against straightforward queries in the same run."""
+    import os
+
+    import psycopg
+
+    from meterhub.bench import query as query_bench
+
+    with _admin_connection(postgres_url) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [query_bench.BENCH_DB]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{query_bench.BENCH_DB}"')
+    info = psycopg.conninfo.conninfo_to_dict(postgres_url)
+    info["dbname"] = query_bench.BENCH_DB
+    user = f"{info['user']}@" if info.get("user") else ""
+    os.environ["DATABASE_URL"] = f"postgresql://{user}{info.get('host', '127.0.0.1')}:{info.get('port', 5432)}/" \
+                                 f"{query_bench.BENCH_DB}"
+    from meterhub.cli import setup_django
+
+    setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    click.echo(json.dumps(query_bench.measure(meters, days, rebuild, repeat), indent=2))
