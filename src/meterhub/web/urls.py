@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from meterhub.web import forms
-from meterhub.web.views import audit, commands, console, history, imports, operators
+from meterhub.web.views import audit, commands, console, history, imports, meter_data, operators, readings
 from meterhub.web.views.registry import REGISTRIES, urlpatterns_for
 
 urlpatterns = [
@@ -17,6 +17,9 @@ urlpatterns = [
     path("alarms/", console.section_page("alarms"), name="section-alarms"),
     path("reports/", console.reports, name="reports"),
     path("reports/meter-register.xlsx", console.meter_register_export, name="report-meter-register"),
+    path("readings/", readings.reading_history, name="reading-history"),
+    path("readings/readings.csv", readings.reading_history_csv, name="reading-history-csv"),
+    path("readings/readings.xlsx", readings.reading_history_xlsx, name="reading-history-xlsx"),
     path("settings/", console.settings_index, name="settings"),
     path("settings/import/", imports.import_page, name="import"),
     path("settings/import/<str:kind>-template.xlsx", imports.import_template, name="import-template"),
@@ -32,6 +35,9 @@ urlpatterns = [
     path("settings/logins/", audit.login_history, name="login-history"),
     path("meters/<int:pk>/install/", history.meter_install, name="meter-install"),
     path("meters/<int:pk>/command/", commands.meter_command, name="meter-command"),
+    path("meters/<int:pk>/series.json", meter_data.meter_series, name="meter-series"),
+    path("meters/<int:pk>/read-now/", meter_data.meter_read_now, name="meter-read-now"),
+    path("meters/<int:pk>/read-now/<int:command_pk>/", meter_data.meter_read_now_answer, name="meter-read-now-answer"),
     path("meters/<int:pk>/remove/", history.meter_remove, name="meter-remove"),
     path("meters/<int:pk>/exchange/", history.meter_exchange, name="meter-exchange"),
     path("premises/<int:pk>/move-in/", history.premise_move_in, name="premise-move-in"),

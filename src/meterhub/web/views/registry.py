@@ -22,6 +22,7 @@ from meterhub.assets.models import Building, Collector, Customer, Meter, Premise
 from meterhub.comms import field_state
 from meterhub.web import forms
 from meterhub.web.access import requires
+from meterhub.web.views import meter_data
 
 PAGE_SIZE = 50
 
@@ -139,7 +140,7 @@ def _extra_detail(key, obj) -> dict:
         return {"installations": obj.installations.select_related("premise__building"),
                 "install_form": forms.InstallForm(), "exchange_form": forms.ExchangeForm(),
                 "remove_form": forms.WhenForm(), "has_secrets": bool(obj.password or obj.operator_code),
-                **field_state.meter_state(obj)}
+                **field_state.meter_state(obj), **meter_data.page_context(obj)}
     if key == "customer":
         return {"tenancies": obj.tenancies.select_related("premise__building")}
     if key == "premise":
