@@ -3,7 +3,16 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from meterhub.web import forms
-from meterhub.web.views import audit, commands, console, history, imports, meter_data, operators, readings
+from meterhub.web.views import (
+    audit,
+    commands,
+    console,
+    history,
+    imports,
+    meter_data,
+    operators,
+    readings,
+)
 from meterhub.web.views.registry import REGISTRIES, urlpatterns_for
 
 urlpatterns = [
