@@ -26,6 +26,14 @@
     return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
   }
 
+  // 24-hour, year-month-day ticks: the same for every language, no "12am"
+  function tick(t, incr, data) {
+    const full = fmtTime(t, data);
+    if (incr >= 28 * 86400) return full.slice(0, 7);
+    if (incr >= 86400 || full.endsWith("00:00")) return full.slice(5, 10);
+    return full.slice(11);
+  }
+
   function marks(values, qualities, quality) {
     return values.map((v, i) => (qualities[i] === quality ? v : null));
   }
@@ -60,12 +68,14 @@
                    class: `q-${quality}`});
       columns.push(marks(main, qualities, quality));
     }
-    const axes = [{}, {scale: "y", label: unit, size: 60}];
+    const axes = [{values: (u, splits, ai, space, incr) => splits.map((t) => tick(t, incr, data))},
+                  {scale: "y", label: unit, size: 60}];
     if (cumulative) axes.push({scale: "reg", side: 1, grid: {show: false}, size: 70});
     const width = Math.max(280, box.clientWidth);
     const opts = {
       width, height: width < 600 ? 240 : 320, series, axes, bands,
-      scales: {x: {time: true}},
+      // bars stand on zero; lines use the data's own range
+      scales: {x: {time: true}, y: cumulative ? {range: (u, min, max) => [Math.min(0, min), Math.max(max, 0) * 1.05 || 1]} : {}},
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), data.time_zone),
       legend: {show: width >= 600},
       cursor: {drag: {x: true, y: false, setScale: false}},
@@ -74,7 +84,7 @@
           if (u.select.width < 4) return;
           const from = u.posToVal(u.select.left, "x");
           const to = u.posToVal(u.select.left + u.select.width, "x");
-          u.setSelect({width: 0, height: 0}, false);
+          u.setSelect({left: 0, top: 0, width: 0, height: 0}, false);
           load({start: new Date(from * 1000).toISOString(), end: new Date(to * 1000).toISOString()});
         }],
         setCursor: [(u) => {
@@ -96,7 +106,7 @@
   }
 
   async function load(params) {
-    request = Object.assign({quantity: form.quantity.value}, params);
+    request = Object.assign({}, params, {quantity: form.quantity.value});
     const url = new URL(config.series, window.location.href);
     for (const [k, v] of Object.entries(request)) if (v) url.searchParams.set(k, v);
     const mine = ++loads;
@@ -113,6 +123,7 @@
       build(data);
       box.dataset.loads = String(Number(box.dataset.loads || 0) + 1);
       box.dataset.range = `${data.start}/${data.end}`;
+      box.dataset.quantity = data.quantity;
     } catch (err) {
       errorLine.textContent = err.message || text.failed;
       errorLine.hidden = false;
@@ -182,7 +193,7 @@
     readButton.disabled = true;
     table.hidden = true;
     status.className = "read-now-status muted";
-    status.dataset.state = "waiting";
+    status.dataset.state = "sending";
     status.textContent = "…";
     try {
       const response = await fetch(config.read_now, {method: "POST", credentials: "same-origin",
