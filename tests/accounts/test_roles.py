@@ -1,27 +1,40 @@
-"""Every console route names a capability, and every role gets exactly what its capabilities allow."""
+"""Every console and API route names a capability, and every role gets exactly what its capabilities allow."""
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from meterhub.accounts.roles import CAPABILITIES, Role
+from meterhub.api.routes import CAPABILITY_BY_URL_NAME
 
 PUBLIC = {"login", "logout", "set_language"}
 
 
-def all_routes(resolver=None):
+def all_routes(resolver=None, namespace=""):
     for entry in (resolver or get_resolver()).url_patterns:
         if isinstance(entry, URLResolver):
-            yield from all_routes(entry)
+            yield from all_routes(entry, f"{namespace}{entry.namespace}:" if entry.namespace else namespace)
         elif isinstance(entry, URLPattern):
+            entry.qualified_name = f"{namespace}{entry.name}"
             yield entry
 
 
 def sample_url(pattern: URLPattern) -> str:
     kwargs = {name: 1 for name in pattern.pattern.converters}
-    return reverse(pattern.name, kwargs=kwargs)
+    return reverse(pattern.qualified_name, kwargs=kwargs)
+
+
+def is_api_operation(pattern: URLPattern) -> bool:
+    """API routes answer JSON (401 for strangers); the console redirects to its sign-in page."""
+    return pattern.name in CAPABILITY_BY_URL_NAME
 
 
 ROUTES = [p for p in all_routes() if p.name not in PUBLIC]
+
+
+def test_the_api_is_walked_too():
+    names = {p.qualified_name for p in ROUTES}
+    assert {"api:api-meters", "api:api-meter-readings", "api:api-site-readings", "api:openapi-json",
+            "api:openapi-view"} <= names
 
 
 def test_every_route_is_guarded_by_a_capability():
@@ -29,9 +42,12 @@ def test_every_route_is_guarded_by_a_capability():
     assert unguarded == []
 
 
-@pytest.mark.parametrize("pattern", ROUTES, ids=lambda p: p.name)
+@pytest.mark.parametrize("pattern", ROUTES, ids=lambda p: p.qualified_name)
 def test_anonymous_visitors_are_sent_to_sign_in(client, db, pattern):
     response = client.get(sample_url(pattern))
+    if is_api_operation(pattern):
+        assert response.status_code == 401
+        return
     assert response.status_code in (302, 405)
     if response.status_code == 302:
         assert response.url.startswith(reverse("login"))
@@ -49,9 +65,9 @@ def test_each_role_gets_403_exactly_where_it_lacks_the_capability(client, make_o
             response = client.post(url, {})
         needed = pattern.callback.capability
         if needed in allowed:
-            assert response.status_code != 403, f"{role} refused {pattern.name}"
+            assert response.status_code not in (401, 403), f"{role} refused {pattern.qualified_name}"
         else:
-            assert response.status_code == 403, f"{role} allowed {pattern.name} without {needed}"
+            assert response.status_code == 403, f"{role} allowed {pattern.qualified_name} without {needed}"
 
 
 def test_read_only_role_cannot_change_anything():

@@ -52,4 +52,5 @@ urlpatterns = [
     path("premises/<int:pk>/move-in/", history.premise_move_in, name="premise-move-in"),
     path("premises/<int:pk>/move-out/<int:customer_pk>/", history.premise_move_out, name="premise-move-out"),
     path("", include([p for r in REGISTRIES for p in urlpatterns_for(r)])),
+    path("", include("meterhub.api.urls")),
 ]

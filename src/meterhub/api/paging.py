@@ -1,0 +1,37 @@
+"""Keyset (cursor) paging over the readings table's own key, so page 1,000 costs what page 1 does.
+
+A cursor is the key (meter, quantity, ts) of the last reading sent, opaque to the caller;
+the next page is the readings after it in key order. No count, no OFFSET.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+from ninja.errors import HttpError
+
+
+def encode(meter_id: int, quantity: str, ts: datetime) -> str:
+    raw = json.dumps([meter_id, quantity, ts.isoformat()], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode(cursor: str) -> tuple[int, str, datetime]:
+    try:
+        meter_id, quantity, ts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return int(meter_id), str(quantity), datetime.fromisoformat(ts)
+    except (ValueError, TypeError) as exc:
+        raise HttpError(400, "cursor is not one this API gave out") from exc
+
+
+def page(rows, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
+    """Up to `limit` rows after the cursor (rows ordered by the key), and the next cursor."""
+    if cursor:
+        rows = rows.filter(pk__gt=decode(cursor))
+    found = list(rows[:limit + 1])
+    items = found[:limit]
+    more = len(found) > limit
+    last = items[-1] if items else None
+    return items, (encode(last["meter_id"], last["quantity"], last["ts"]) if more else None)

@@ -1,0 +1,20 @@
+"""Declaring a route and its capability in one place, so neither can be forgotten."""
+
+from __future__ import annotations
+
+from meterhub.api.auth import guards
+
+CAPABILITY_BY_URL_NAME: dict[str, str] = {}
+
+
+def get(router, path: str, capability: str, *, url_name: str, **options):
+    """router.get with the capability's auth, shown in the schema as x-capability, and
+    recorded for the URL table (the test that walks every route checks it)."""
+    CAPABILITY_BY_URL_NAME[url_name] = capability
+
+    def decorate(view):
+        view.capability = capability
+        return router.get(path, auth=guards(capability), url_name=url_name,
+                          openapi_extra={"x-capability": capability}, **options)(view)
+
+    return decorate

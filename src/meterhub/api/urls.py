@@ -1,0 +1,40 @@
+"""/api/v1/: the routers, the schema (/api/v1/openapi.json) and its docs page (/api/v1/docs).
+
+Each URL pattern carries its route's capability, like console views do, so the test that
+walks every URL for every role covers the API too.
+"""
+
+from __future__ import annotations
+
+from django.urls import path
+from ninja import NinjaAPI
+
+from meterhub.accounts import roles
+from meterhub.api import meters, readings
+from meterhub.api.routes import CAPABILITY_BY_URL_NAME
+from meterhub.web.access import requires
+
+DOCS_CAPABILITY = roles.CONSOLE
+
+api = NinjaAPI(title="meterhub API", version="1", urls_namespace="api",
+               description="Readings and meters. Every route names the capability it needs (x-capability). "
+                           "See docs/api.md.",
+               docs_decorator=requires(DOCS_CAPABILITY))
+api.add_router("/", meters.router)
+api.add_router("/", readings.router)
+# Aggregates (daily and monthly consumption by meter, tariff period, building and site)
+# go here as their own router: api.add_router("/", aggregates.api.router).
+
+
+def _patterns():
+    patterns, app_name, namespace = api.urls
+    for pattern in patterns:
+        # openapi-json and openapi-view are wrapped by docs_decorator (requires) already
+        if pattern.name == "api-root":  # /api/v1/ itself: leads to the docs page
+            pattern.callback = requires(DOCS_CAPABILITY)(pattern.callback)
+        elif not hasattr(pattern.callback, "capability"):
+            pattern.callback.capability = CAPABILITY_BY_URL_NAME[pattern.name]
+    return patterns, app_name, namespace
+
+
+urlpatterns = [path("api/v1/", _patterns())]
