@@ -133,3 +133,22 @@ def test_meter_page_on_a_phone(new_page, operator_login, metered):
     _wait_loads(page, 2)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("#load-profile").screenshot(path=str(SHOTS / "meter-page-phone.png"))
+
+
+def test_reading_history_filters_and_exports_on_a_phone(new_page, operator_login, metered):
+    page = new_page(width=390, height=844)
+    operator_login(page, "readonly")
+    page.goto("/readings/")
+    page.fill("input[name=meter]", "E1")
+    page.select_option("select[name=quality]", "estimated")
+    start = (datetime.now(UTC) - timedelta(days=30)).date().isoformat()
+    page.fill("input[name=start]", start)
+    page.click("#reading-filters button[type=submit]")
+    page.wait_for_selector("#readings tbody tr.quality-estimated")
+    assert page.locator("#readings tbody tr.quality-estimated").count() >= 2
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the table scrolls inside its box"
+    with page.expect_download() as download:
+        page.click("text=CSV")
+    assert download.value.suggested_filename.endswith(".csv")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "reading-history-phone.png"), full_page=True)

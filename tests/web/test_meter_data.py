@@ -241,7 +241,7 @@ def test_history_refuses_a_fleet_wide_year_and_unknown_meters(signed_in, meter):
 
 def test_history_exports_the_same_rows_as_csv_and_excel(signed_in, two_buildings):
     client, _user = signed_in("readonly")
-    params = {"meter": "E1", "start": "2026-03-01", "end": "2026-03-01"}
+    params = {"meter": "E1", "quantity": "energy_import", "start": "2026-03-01", "end": "2026-03-01"}
     response = client.get(reverse("reading-history-csv"), params)
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0][:5] == ["Meter number", "Site", "Quantity", "Code", "Time"]

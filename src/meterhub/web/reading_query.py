@@ -22,7 +22,7 @@ from openpyxl import Workbook
 
 from meterhub.assets.models import Building, Meter, MeterInstallation, Site
 from meterhub.readings.models import Quality, Reading, Source
-from meterhub.readings.quantities import label
+from meterhub.readings.quantities import LABELS, TARIFFS, label
 from meterhub.web.exports import _bold
 from meterhub.web.ranges import parse_range
 
@@ -33,20 +33,25 @@ COLUMNS = [_lazy("Meter number"), _lazy("Site"), _lazy("Quantity"), _lazy("Code"
            _lazy("Unit"), _lazy("Register value"), _lazy("Multiplier"), _lazy("Quality"), _lazy("Source")]
 
 
+QUANTITY_CHOICES = [(q, label(q)) for q in sorted(
+    [*LABELS, *(f"{base}_t{t}" for base in ("energy_import", "energy_export") for t in TARIFFS)])]
+
+
 def _choices(choices):
     return [("", _lazy("Any"))] + list(choices)
 
 
 class ReadingFilterForm(forms.Form):
-    site = forms.ModelChoiceField(Site.objects.all(), required=False, to_field_name="code", label=_lazy("Site"))
+    site = forms.ModelChoiceField(Site.objects.all(), required=False, to_field_name="code", label=_lazy("Site"),
+                                  empty_label=_lazy("Any"))
     building = forms.ModelChoiceField(Building.objects.select_related("site"), required=False,
-                                      label=_lazy("Building"))
+                                      label=_lazy("Building"), empty_label=_lazy("Any"))
     meter = forms.CharField(required=False, label=_lazy("Meter number or id"))
-    quantity = forms.CharField(required=False, label=_lazy("Quantity code"))
+    quantity = forms.ChoiceField(choices=_choices(QUANTITY_CHOICES), required=False, label=_lazy("Quantity"))
     quality = forms.ChoiceField(choices=_choices(Quality.choices), required=False, label=_lazy("Quality"))
     source = forms.ChoiceField(choices=_choices(Source.choices), required=False, label=_lazy("Source"))
-    start = forms.CharField(required=False, label=_lazy("From"))
-    end = forms.CharField(required=False, label=_lazy("Until"))
+    start = forms.CharField(required=False, label=_lazy("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.CharField(required=False, label=_lazy("Until"), widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean_meter(self):
         text = self.cleaned_data["meter"].strip()
