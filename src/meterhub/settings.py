@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "meterhub.assets",
     "meterhub.comms",
     "meterhub.readings",
+    "meterhub.vee",
     "meterhub.web",
 ]
 
