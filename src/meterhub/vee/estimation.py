@@ -113,9 +113,9 @@ class Anchor:
 
 
 def estimate_gap(a: Anchor, b: Anchor, gap_slots: list[datetime], t: Thresholds,
-                 proxy_weeks: list[list[tuple[datetime, Decimal]]] | None = None,
-                 reach: timedelta = timedelta(hours=2)) -> tuple[str, list[Decimal]]:
-    """(method, register values for `gap_slots`) between anchors a and b."""
+                 proxy_weeks: list[list[tuple[datetime, Decimal]]] | None = None) -> tuple[str, list[Decimal]]:
+    """(method, register values for `gap_slots`) between anchors a and b. A proxy week's
+    value between its reads is interpolated only across one slot interval, not a hole."""
     v1 = b.raw
     if b.raw < a.raw:
         if not series.is_rollover(a.raw, b.raw, t.register_capacity):
@@ -124,6 +124,7 @@ def estimate_gap(a: Anchor, b: Anchor, gap_slots: list[datetime], t: Thresholds,
     times = [a.ts, *gap_slots, b.ts]
     weights, method = None, "linear"
     if len(gap_slots) > t.interpolation_max_slots and proxy_weeks:
+        reach = max(y - x for x, y in zip(gap_slots, gap_slots[1:], strict=False))
         weights = proxy_weights(times, proxy_weeks, reach)
         method = "profile" if weights else "linear"
     values = shape_fill(a.raw, v1, weights or time_weights(times))
