@@ -15,6 +15,7 @@ NAVIGATION = [
     ("section-seals", _("Seals"), roles.SEALS_VIEW, "seals"),
     ("section-alarms", _("Alarms"), roles.ALARMS_VIEW, "alarms"),
     ("reports", _("Reports"), roles.REPORTS_VIEW, "reports"),
+    ("vee-findings", _("Data quality"), roles.REPORTS_VIEW, "vee"),
     ("settings", _("Settings"), roles.CONSOLE, "settings"),
 ]
 

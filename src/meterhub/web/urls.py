@@ -51,6 +51,7 @@ urlpatterns = [
     path("meters/<int:pk>/exchange/", history.meter_exchange, name="meter-exchange"),
     path("premises/<int:pk>/move-in/", history.premise_move_in, name="premise-move-in"),
     path("premises/<int:pk>/move-out/<int:customer_pk>/", history.premise_move_out, name="premise-move-out"),
+    path("vee/", include("meterhub.vee.urls")),
     path("", include([p for r in REGISTRIES for p in urlpatterns_for(r)])),
     path("", include("meterhub.api.urls")),
 ]
