@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connections
@@ -27,8 +28,8 @@ def relay_meter(collector):
                                 switch="relay", baud_rate=9600, password="02123456", operator_code="00000001")
 
 
-async def with_headend(body, fake_meters):
-    headend = HeadEnd(load_fleet, BatchSink(lambda batch: None), node="test-node",
+async def with_headend(body, fake_meters, sink=None):
+    headend = HeadEnd(load_fleet, sink or BatchSink(lambda batch: None), node="test-node",
                       thread_finalizer=connections.close_all)
     port = await headend.start("127.0.0.1", 0)
     collector = FakeCollector("REG-1", fake_meters)
@@ -133,3 +134,31 @@ def test_relay_command_on_a_meter_without_relay_is_refused(collector):
                                  collector=collector, switch="valve")
     with pytest.raises(ValidationError, match="no relay"):
         commands.request_command(water, "relay_trip", requested_by="ops")
+
+
+def test_what_read_now_reads_is_stored_as_on_demand_readings(relay_meter):
+    from meterhub.comms.store import write_batch
+    from meterhub.headend.records import ReadingRecord
+    from meterhub.readings.models import Reading
+
+    relay_meter.ct_ratio = 50
+    relay_meter.save()
+    command = commands.request_command(relay_meter, "read_now", requested_by="vee",
+                                       params={"items": ["00010000", "04000503"]})
+    sink = BatchSink(lambda batch: None)
+    records = []
+    sink.put = records.append
+
+    async def body(headend, worker):
+        await worker.tick()
+        await worker.drain()
+
+    asyncio.run(with_headend(body, [FakeMeter("000000000001", energy="321.09")], sink))
+    command.refresh_from_db()
+    assert command.status == "done"
+    readings = [r for r in records if isinstance(r, ReadingRecord)]
+    assert [(r.quantity, r.raw_value, r.multiplier, r.source) for r in readings] == [
+        ("energy_import", Decimal("321.09"), Decimal(50), "on_demand")]  # the status word is not a reading
+    write_batch(records)
+    stored = Reading.objects.get(meter=relay_meter)
+    assert (stored.value, stored.quality, stored.source) == (Decimal("16054.5"), "actual", "on_demand")

@@ -239,6 +239,19 @@ class HeadEnd:
             self.sink.put(ReadingRecord(meter.id, quantity.name, ts, raw, meter.ratio(quantity.scale),
                                         quantity.unit, source))
 
+    def publish_read_now(self, meter, values: dict) -> None:
+        """What a read_now command read ({DI hex: value text, or an error}) goes to the
+        store as on-demand readings too: an operator's read and a VEE re-read are data."""
+        read = {}
+        for di, value in values.items():
+            if isinstance(value, str):
+                try:
+                    read[int(di, 16)] = Decimal(value)
+                except (ArithmeticError, ValueError):
+                    continue  # not a number (a status word, a date)
+        if read:
+            self._publish(meter, read, "on_demand", utcnow())
+
     async def poll_bus(self, key: tuple[str, int], dis_for, *, source: str = "scheduled",
                        ts: datetime | None = None) -> int:
         """Read every meter on one bus, one after another. Returns meters read successfully."""

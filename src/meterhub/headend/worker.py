@@ -86,4 +86,6 @@ class CommandWorker:
             log.exception("command %s (%s) for meter %s failed unexpectedly", task.id, task.kind, task.meter.serial)
             error = f"{type(exc).__name__}: {exc}"
             outcome = commands.Outcome("failed", {"error": error}, [("error", {"error": error})])
+        if task.kind == "read_now" and outcome.status == "done":
+            self.headend.publish_read_now(task.meter, outcome.result.get("values", {}))
         await self.headend.blocking.run(self._finish, task.id, outcome, self.headend.node)
