@@ -158,41 +158,60 @@ def _resets(meter_id: int) -> list[datetime]:
     return sorted({at for pair in rows for at in pair if at is not None})
 
 
+WINDOW = timedelta(hours=2)  # reads around the day loaded at once; anchors further away are looked up
+
+
 def _estimate_day(meter: Meter, day: date, t: Thresholds, plans, resets, now) -> list[ReadingRecord]:
     start = datetime.combine(day, time.min, UTC)
     end = min(start + timedelta(days=1), now)
     expected = slots.slots(plans, meter.site_id, meter.kind, start, end)
     if not expected:
         return []
-    stored: dict[str, dict[datetime, str]] = defaultdict(dict)
-    for quantity, ts, quality in (Reading.objects.filter(meter_id=meter.pk, ts__gte=start, ts__lt=end)
-                                  .values_list("quantity", "ts", "quality")):
+    window: dict[str, list[tuple]] = defaultdict(list)
+    for quantity, *row in (Reading.objects.filter(meter_id=meter.pk, ts__gte=start - WINDOW, ts__lt=end + WINDOW)
+                           .order_by("quantity", "ts").values_list("quantity", *_ANCHOR_FIELDS)):
         if quantity in series.CUMULATIVE:
-            stored[quantity][ts] = quality
+            window[quantity].append(Anchor(*row))
     records = []
-    for quantity in sorted(stored):
-        have = stored[quantity]
-        targets = [s for s in expected if have.get(s, Quality.ESTIMATED) == Quality.ESTIMATED]
+    for quantity, rows in sorted(window.items()):
+        have = {r.ts: r.quality for r in rows}
+        if not any(have.get(s, Quality.ESTIMATED) == Quality.ESTIMATED for s in expected):
+            continue  # the usual day: every slot read
+        known = [r for r in rows if r.quality != Quality.ESTIMATED]
+        times = [r.ts for r in known]
         covered_until = None
-        for slot in targets:
+        for slot in expected:
+            if have.get(slot, Quality.ESTIMATED) != Quality.ESTIMATED:
+                continue
             if covered_until is not None and slot < covered_until:
                 continue
-            a, b = _anchor(meter.pk, quantity, slot, before=True), _anchor(meter.pk, quantity, slot, before=False)
+            i = bisect.bisect_left(times, slot)
+            a = known[i - 1] if i > 0 else _anchor(meter.pk, quantity, slot, before=True)
+            b = known[i] if i < len(known) else _anchor(meter.pk, quantity, slot, before=False)
             if b is None:
                 break  # never past the last actual read
             covered_until = b.ts
-            records += _fill(meter, quantity, a, b, t, plans, resets)
+            estimates = {r.ts: r.raw for r in rows if r.quality == Quality.ESTIMATED}
+            if a is None or a.ts < start - WINDOW or b.ts >= end + WINDOW:
+                estimates = None  # the gap reaches past the loaded reads
+            records += _fill(meter, quantity, a, b, t, plans, resets, estimates)
     return records
+
+
+_ANCHOR_FIELDS = ("ts", "raw_value", "multiplier", "quality", "unit")
 
 
 def _anchor(meter_id: int, quantity: str, at: datetime, *, before: bool) -> Anchor | None:
     rows = Reading.objects.filter(meter_id=meter_id, quantity=quantity).exclude(quality=Quality.ESTIMATED)
     rows = rows.filter(ts__lt=at).order_by("-ts") if before else rows.filter(ts__gt=at).order_by("ts")
-    row = rows.values_list("ts", "raw_value", "multiplier", "quality", "unit").first()
+    row = rows.values_list(*_ANCHOR_FIELDS).first()
     return Anchor(*row) if row else None
 
 
-def _fill(meter, quantity: str, a: Anchor | None, b: Anchor, t: Thresholds, plans, resets) -> list[ReadingRecord]:
+def _fill(meter, quantity: str, a: Anchor | None, b: Anchor, t: Thresholds, plans, resets,
+          estimates: dict | None = None) -> list[ReadingRecord]:
+    """Estimates for the slots between a and b that differ from what is stored
+    (`estimates`: the stored ones, when the caller has them already)."""
     if a is None or Quality.SUSPECT in (a.quality, b.quality) or a.multiplier != b.multiplier:
         return []
     if b.ts - a.ts > timedelta(hours=t.estimation_max_hours) or any(a.ts < r <= b.ts for r in resets):
@@ -206,10 +225,11 @@ def _fill(meter, quantity: str, a: Anchor | None, b: Anchor, t: Thresholds, plan
     if len(gap_slots) > t.interpolation_max_slots:
         proxies = [_proxy_points(meter.pk, quantity, a.ts, b.ts, k) for k in range(1, t.profile_weeks + 1)]
     _method, values = estimate_gap(a, b, gap_slots, t, proxies)
-    current = dict(Reading.objects.filter(meter_id=meter.pk, quantity=quantity, ts__gt=a.ts, ts__lt=b.ts,
-                                          quality=Quality.ESTIMATED).values_list("ts", "raw_value"))
+    if estimates is None:
+        estimates = dict(Reading.objects.filter(meter_id=meter.pk, quantity=quantity, ts__gt=a.ts, ts__lt=b.ts,
+                                                quality=Quality.ESTIMATED).values_list("ts", "raw_value"))
     return [ReadingRecord(meter.pk, quantity, ts, value, b.multiplier, b.unit, Source.SCHEDULED, Quality.ESTIMATED)
-            for ts, value in zip(gap_slots, values, strict=True) if current.get(ts) != value]
+            for ts, value in zip(gap_slots, values, strict=True) if estimates.get(ts) != value]
 
 
 def _proxy_points(meter_id: int, quantity: str, start: datetime, end: datetime, weeks_back: int):

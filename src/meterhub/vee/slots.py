@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -38,16 +39,20 @@ def slots(plans: list[IntervalPlan], site_id: int, kind: str, start: datetime, e
     """Every slot of the plans covering (site, kind) in [start, end), UTC, sorted."""
     out: set[datetime] = set()
     for plan in plans:
-        if not plan.covers(site_id, kind):
-            continue
-        zone = ZoneInfo(plan.time_zone)
-        cursor = croniter(plan.cron, (start - timedelta(microseconds=1)).astimezone(zone))
-        while True:
-            slot = cursor.get_next(datetime).astimezone(UTC)
-            if slot >= end:
-                break
-            out.add(slot)
+        if plan.covers(site_id, kind):
+            out.update(_plan_slots(plan.cron, plan.time_zone, start, end))
     return sorted(out)
+
+
+@lru_cache(maxsize=4096)  # every meter on a plan asks for the same days
+def _plan_slots(cron: str, time_zone: str, start: datetime, end: datetime) -> tuple[datetime, ...]:
+    cursor = croniter(cron, (start - timedelta(microseconds=1)).astimezone(ZoneInfo(time_zone)))
+    out = []
+    while True:
+        slot = cursor.get_next(datetime).astimezone(UTC)
+        if slot >= end:
+            return tuple(out)
+        out.append(slot)
 
 
 def interval(plans: list[IntervalPlan], site_id: int, kind: str, around: datetime) -> timedelta | None:

@@ -64,6 +64,9 @@ def validate_days(meter_days: list[tuple[int, date]], now: datetime | None = Non
         t = thresholds[meter.site_id]
         days = sorted(set().union(*(local_days(d, zone) for d in utc_days[meter_id])))
         for day in days:
+            start, end = day_bounds(day, zone)
+            if start > now and not Reading.objects.filter(meter_id=meter_id, ts__gte=start, ts__lt=end).exists():
+                continue  # a local day that has not begun and holds no (future-stamped) readings
             data = load(meter, day, zone, now, t, plans)
             store(meter_id, day, rules.run_all(data, t), now)
             reread.ask_if_silent(meter, data, plans, t, now)
@@ -77,41 +80,65 @@ def _points(rows) -> dict[str, list[Point]]:
     return out
 
 
-def _fields():
-    return ("quantity", "ts", "value", "raw_value", "multiplier", "quality")
+_FIELDS = ("quantity", "ts", "value", "raw_value", "multiplier", "quality")
+BEFORE_REACH = timedelta(hours=2)  # the previous read of each register is usually within this
 
 
 def load(meter: Meter, day: date, zone: ZoneInfo, now: datetime, t: Thresholds,
          plans: list[slots.IntervalPlan]) -> rules.DayData:
     start, end = day_bounds(day, zone)
     main = series.MAIN_REGISTER.get(meter.kind, "energy_import")
-    rows = (Reading.objects.filter(meter_id=meter.pk, ts__gte=start - timedelta(days=1), ts__lt=end)
-            .order_by("quantity", "ts").values_list(*_fields()))
-    around = _points(rows)
+    rows = (Reading.objects.filter(meter_id=meter.pk, ts__gte=start - BEFORE_REACH, ts__lt=end)
+            .order_by("quantity", "ts").values_list(*_FIELDS))
     day_series, before = {}, {}
-    for quantity, points in around.items():
+    for quantity, points in _points(rows).items():
         cut = bisect.bisect_left([p.ts for p in points], start)
         if cut and quantity in series.CUMULATIVE:
             before[quantity] = points[cut - 1]
         if points[cut:]:
             day_series[quantity] = points[cut:]
+    for quantity in day_series.keys() - before.keys():
+        if quantity in series.CUMULATIVE:  # read less often than BEFORE_REACH: look further back
+            prior = _last_read(meter.pk, quantity, start, inclusive=False, actual_only=False)
+            if prior is not None:
+                before[quantity] = prior
     installations = list(MeterInstallation.objects.filter(meter_id=meter.pk))
     resets = tuple(sorted({i.valid_from for i in installations} | {i.valid_to for i in installations if i.valid_to}))
     data = rules.DayData(meter.pk, meter.kind, day, start, end, now, day_series, before, resets=resets)
     data.expected_slots = _expected(meter, main, start, end, now, t, plans)
-    history_days = max(t.spike_history_days, t.zero_days) + 1
-    history = [Point(ts, v, raw, m, q) for _q, ts, v, raw, m, q in
-               Reading.objects.filter(meter_id=meter.pk, quantity=main, ts__gte=start - timedelta(days=history_days),
-                                      ts__lt=start).exclude(quality=Quality.ESTIMATED)
-               .order_by("ts").values_list(*_fields())]
-    data.history = _daily_use(history, day, zone, t, resets)
-    window_start = day_bounds(day - timedelta(days=t.zero_days - 1), zone)[0]
-    at_or_before = [p for p in history + data.series.get(main, []) if p.ts <= window_start]
-    data.zero_window_start = at_or_before[-1] if at_or_before else None
+    # the main register at local midnights: each earlier day's use, and the zero-use window's start
+    zero_back = t.zero_days - 1
+    back = max(t.spike_history_days, zero_back)
+    boundaries = [day_bounds(day - timedelta(days=k), zone)[0] for k in range(back, -1, -1)]
+    at = _register_at(meter.pk, main, boundaries)
+    data.history = [None if at[b0] is None or at[b0] == at[b1] else
+                    series.consumption([at[b0], at[b1]], t.register_capacity, resets)
+                    for b0, b1 in reversed(list(zip(boundaries, boundaries[1:], strict=False)))][:t.spike_history_days]
+    window_start = boundaries[-1 - zero_back]
+    data.zero_window_start = at[window_start]
     data.occupied_throughout = _occupied(installations, window_start, min(end, now))
     data.conflicts = list(ReadingConflict.objects.filter(meter_id=meter.pk, ts__gte=start, ts__lt=end)
                           .values_list("quantity", "ts", "stored_value", "other_value").distinct())
     return data
+
+
+def _last_read(meter_id: int, quantity: str, at: datetime, *, inclusive: bool, actual_only: bool) -> Point | None:
+    rows = Reading.objects.filter(meter_id=meter_id, quantity=quantity)
+    rows = rows.filter(ts__lte=at) if inclusive else rows.filter(ts__lt=at)
+    if actual_only:
+        rows = rows.exclude(quality=Quality.ESTIMATED)
+    row = rows.order_by("-ts").values_list(*_FIELDS[1:]).first()
+    return Point(*row) if row else None
+
+
+def _register_at(meter_id: int, quantity: str, instants: list[datetime]) -> dict[datetime, Point | None]:
+    """The last actual read at or before each instant: one query for the reads exactly on
+    them (the usual case: plans read at midnight), one lookup for each that has none."""
+    exact = {ts: Point(ts, v, raw, m, q) for ts, v, raw, m, q in
+             Reading.objects.filter(meter_id=meter_id, quantity=quantity, ts__in=instants)
+             .exclude(quality=Quality.ESTIMATED).values_list(*_FIELDS[1:])}
+    return {at: exact.get(at) or _last_read(meter_id, quantity, at, inclusive=True, actual_only=True)
+            for at in instants}
 
 
 def _expected(meter: Meter, main: str, start, end, now, t: Thresholds, plans) -> list[datetime]:
@@ -123,20 +150,6 @@ def _expected(meter: Meter, main: str, start, end, now, t: Thresholds, plans) ->
         return []
     due_by = now - timedelta(minutes=t.missing_grace_minutes) + timedelta(microseconds=1)
     return slots.slots(plans, meter.site_id, meter.kind, max(start, first[0]), min(end, due_by))
-
-
-def _daily_use(history: list[Point], day: date, zone: ZoneInfo, t: Thresholds, resets) -> list:
-    """The main register's use on each of the `spike_history_days` days before `day`."""
-    times = [p.ts for p in history]
-    out = []
-    for back in range(1, t.spike_history_days + 1):
-        start, end = day_bounds(day - timedelta(days=back), zone)
-        lo, hi = bisect.bisect_left(times, start), bisect.bisect_left(times, end)
-        if lo == hi or lo == 0:
-            out.append(None)  # no read that day, or none before it to measure from
-            continue
-        out.append(series.consumption(history[lo - 1:hi], t.register_capacity, resets))
-    return out
 
 
 def _occupied(installations: list[MeterInstallation], start: datetime, end: datetime) -> bool:
