@@ -8,7 +8,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meterhub.vee.config import Thresholds
-from meterhub.vee.estimation import Anchor, estimate_gap, proxy_weights, shape_fill, time_weights, value_at
+from meterhub.vee.estimation import (
+    Anchor,
+    estimate_gap,
+    proxy_weights,
+    shape_fill,
+    time_weights,
+    value_at,
+)
 
 T0 = datetime(2026, 5, 11, tzinfo=UTC)  # a Monday
 Q = timedelta(minutes=15)

@@ -26,6 +26,7 @@ def test_findings_page_filters_by_site_rule_and_status(signed_in, backwards):
     client, _ = signed_in("readonly")
     page = client.get(reverse("vee-findings")).content.decode()
     assert "Register went backwards" in page and "E1" in page
+    assert "500 at " in page and ", then 400" in page  # the finding in words, times local
     assert "vee-finding-decide" not in page and "/decide/" not in page  # read-only: no decision form
     assert "E1" not in client.get(reverse("vee-findings"), {"rule": "spike"}).content.decode()
     assert "E1" not in client.get(reverse("vee-findings"), {"site": "elsewhere"}).content.decode()

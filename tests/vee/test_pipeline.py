@@ -133,7 +133,7 @@ def test_duplicates_with_different_values_become_findings(meter):
     store_readings([rec(meter, end, 101)])
     drain()
     finding = Finding.objects.get(rule="duplicate_conflict")
-    assert finding.detail == {"stored": "100.000000", "other": "101.000000", "suspect": [end.isoformat()]}
+    assert finding.detail == {"stored": "100", "other": "101", "suspect": [end.isoformat()]}
     assert stored(meter)[end][1] == "suspect"
 
 

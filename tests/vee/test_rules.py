@@ -182,7 +182,7 @@ def _tariffs(total, parts):
 
 def test_tariffs_not_adding_up_to_the_total_are_flagged():
     found = rules.tariff_sum(_tariffs("100.00", ["10", "20", "30", "39.8"]), T)
-    assert found and found[0].detail["worst_difference"] == "-0.20"
+    assert found and found[0].detail["worst_difference"] == "-0.2"
 
 
 def test_tariff_sum_within_the_tolerance_is_fine_including_the_boundary():
@@ -237,3 +237,26 @@ def test_any_rollover_is_counted_as_the_use_across_the_wrap(before, used):
 @pytest.mark.parametrize("rule", sorted(rules.RULES))
 def test_every_rule_is_quiet_on_an_empty_day(rule):
     assert rules.RULES[rule](day({}), T) == []
+
+
+def test_every_rule_s_finding_reads_as_a_sentence():
+    from zoneinfo import ZoneInfo
+
+    from meterhub.vee import labels
+
+    found = (rules.missing_interval(day({}, expected_slots=[at(0)]), T)
+             + rules.spike(_spike_day(41, [Decimal(10)] * 14), T)
+             + rules.limits(day({"voltage_a": [p(0, 280)]}), T)
+             + rules.register_backwards(day({"energy_import": [p(0, 500), p(1, 499)]}), T)
+             + rules.negative_consumption(day({"energy_import": [p(0, 500), p(1, 499)]}), T)
+             + rules.zero_consumption(_zero(True), T)
+             + rules.tariff_sum(_tariffs("100", ["10", "20", "30", "39"]), T)
+             + rules.duplicate_conflict(day({}, conflicts=[("energy_import", at(1), Decimal(5), Decimal(6))]), T)
+             + rules.future_timestamp(day({"voltage_a": [p(30, 220)]}, now=at(1)), T))
+    assert sorted({f.rule for f in found}) == sorted(rules.RULES)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    for f in found:
+        text = labels.describe(f.rule, f.detail, shanghai)
+        assert "%" not in text and "suspect" not in text and ": " not in text, (f.rule, text)
+    backwards = next(f for f in found if f.rule == "register_backwards")
+    assert labels.describe(backwards.rule, backwards.detail, shanghai) == "500 at 05-04 08:00, then 499"

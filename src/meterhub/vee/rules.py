@@ -59,6 +59,14 @@ def _iso(ts: datetime) -> str:
     return ts.isoformat()
 
 
+def _num(value) -> str:
+    """500.000000 -> "500", 0.50 -> "0.5": figures as people write them."""
+    if value is None:
+        return "-"
+    text = format(Decimal(value).normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
 def missing_interval(d: DayData, t: Thresholds) -> list[Found]:
     """Read-plan slots with no actual value of the main register (an estimate does not count)."""
     have = {p.ts for p in d.series.get(d.main, []) if not p.estimated}
@@ -84,7 +92,7 @@ def spike(d: DayData, t: Thresholds) -> list[Found]:
     biggest = max((s for s in series.steps(points, t.register_capacity, d.resets) if s.delta is not None),
                   key=lambda s: s.delta)
     return [Found("spike", "warning", d.main, None,
-                  {"used": str(used), "median": str(median), "limit": str(limit), "at": _iso(biggest.after.ts)},
+                  {"used": _num(used), "median": _num(median), "limit": _num(limit), "at": _iso(biggest.after.ts)},
                   suspect=(biggest.after.ts,))]
 
 
@@ -99,8 +107,8 @@ def limits(d: DayData, t: Thresholds) -> list[Found]:
             worst = max(outside, key=lambda p: max(low - p.raw if low is not None else 0,
                                                    p.raw - high if high is not None else 0))
             found.append(Found("limits", "warning", quantity, None,
-                               {"count": len(outside), "low": str(low), "high": str(high),
-                                "worst": str(worst.raw), "at": _iso(worst.ts)},
+                               {"count": len(outside), "low": _num(low), "high": _num(high),
+                                "worst": _num(worst.raw), "at": _iso(worst.ts)},
                                suspect=tuple(p.ts for p in outside)))
     return found
 
@@ -114,8 +122,8 @@ def register_backwards(d: DayData, t: Thresholds) -> list[Found]:
         for s in series.steps(real, t.register_capacity, d.resets):
             if s.kind == "backwards" and s.after.ts >= d.start:
                 found.append(Found("register_backwards", "error", quantity, s.after.ts,
-                                   {"before": str(s.before.raw), "before_at": _iso(s.before.ts),
-                                    "after": str(s.after.raw)},
+                                   {"before": _num(s.before.raw), "before_at": _iso(s.before.ts),
+                                    "after": _num(s.after.raw)},
                                    suspect=(s.after.ts,)))
     return found
 
@@ -128,7 +136,7 @@ def negative_consumption(d: DayData, t: Thresholds) -> list[Found]:
         used = series.consumption([p for p in d.register(quantity) if not p.estimated], t.register_capacity,
                                   d.resets)
         if used is not None and used < 0:
-            found.append(Found("negative_consumption", "error", quantity, None, {"used": str(used)}))
+            found.append(Found("negative_consumption", "error", quantity, None, {"used": _num(used)}))
     return found
 
 
@@ -145,7 +153,7 @@ def zero_consumption(d: DayData, t: Thresholds) -> list[Found]:
     if series.consumption([first, last], t.register_capacity, d.resets) != 0 or last.raw != first.raw:
         return []
     return [Found("zero_consumption", "warning", d.main, None,
-                  {"days": t.zero_days, "since": _iso(first.ts), "register": str(last.raw)})]
+                  {"days": t.zero_days, "since": _iso(first.ts), "register": _num(last.raw)})]
 
 
 def tariff_sum(d: DayData, t: Thresholds) -> list[Found]:
@@ -168,14 +176,14 @@ def tariff_sum(d: DayData, t: Thresholds) -> list[Found]:
         return []
     worst_ts, worst = max(off, key=lambda o: abs(o[1]))
     return [Found("tariff_sum", "warning", "energy_import", None,
-                  {"count": len(off), "worst_difference": str(worst), "at": _iso(worst_ts),
-                   "tolerance": str(t.tariff_tolerance)})]
+                  {"count": len(off), "worst_difference": _num(worst), "at": _iso(worst_ts),
+                   "tolerance": _num(t.tariff_tolerance)})]
 
 
 def duplicate_conflict(d: DayData, t: Thresholds) -> list[Found]:
     """The same reading delivered again with another value (ingest kept the first)."""
     return [Found("duplicate_conflict", "warning", quantity, ts,
-                  {"stored": str(stored), "other": str(other)}, suspect=(ts,))
+                  {"stored": _num(stored), "other": _num(other)}, suspect=(ts,))
             for quantity, ts, stored, other in sorted(d.conflicts)]
 
 

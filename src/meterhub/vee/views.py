@@ -53,7 +53,7 @@ def finding_list(request):
         finding.rule_label = labels.rule_label(finding.rule)
         finding.quantity_label = quantity_label(finding.quantity) if finding.quantity else ""
         finding.edit_url = _edit_target(finding)
-        finding.facts = {k: v for k, v in finding.detail.items() if k != "suspect"}
+        finding.text = labels.describe(finding.rule, finding.detail, ZoneInfo(finding.meter.site.time_zone))
     return render(request, "vee/findings.html", {
         "page": page, "query": query, "sites": Site.objects.all(), "rules": labels.RULES.items(),
         "statuses": Finding.Status.choices, "decide_form": DecideForm(),
@@ -101,13 +101,17 @@ def meter_readings(request, pk):
     quantities = sorted(Reading.objects.filter(meter=meter, ts__gte=start - timedelta(days=31), ts__lt=end)
                         .order_by().values_list("quantity", flat=True).distinct())
     rows = Reading.objects.filter(meter=meter, ts__gte=start, ts__lt=end).order_by("ts", "quantity")
+    day_findings = list(Finding.objects.filter(meter=meter, day=day).order_by("rule", "quantity", "ts"))
+    for finding in day_findings:
+        finding.rule_label = labels.rule_label(finding.rule)
+        finding.quantity_label = quantity_label(finding.quantity) if finding.quantity else ""
     chosen = request.GET.get("quantity", "")
     if chosen:
         rows = rows.filter(quantity=chosen)
     return render(request, "vee/meter_readings.html", {
         "meter": meter, "day": day, "previous": day - timedelta(days=1), "next": day + timedelta(days=1),
         "rows": rows[:2000], "quantities": [(q, quantity_label(q)) for q in quantities], "chosen": chosen,
-        "findings": Finding.objects.filter(meter=meter, day=day).order_by("rule"),
+        "findings": day_findings,
         "can_edit": request.user.has_capability(roles.READINGS_EDIT)})
 
 
@@ -134,7 +138,7 @@ def reading_edit(request, pk):
     quantity, ts = ref
     reading = Reading.objects.filter(meter=meter, quantity=quantity, ts=ts).first()
     form = EditReadingForm(request.POST or None,
-                           initial={"value": reading.raw_value} if reading else None)
+                           initial={"value": format(reading.raw_value.normalize(), "f")} if reading else None)
     if request.method == "POST" and form.is_valid():
         try:
             editing.edit_reading(meter, quantity, ts, form.cleaned_data["value"], form.cleaned_data["reason"],
