@@ -21,7 +21,7 @@ def test_sign_in_shows_every_section(new_page, operator_login):
     operator_login(page)
     sections = page.locator("nav.sections a").evaluate_all("els => els.map(e => e.dataset.section)")
     assert sections == ["dashboard", "collectors", "meters", "customers", "billing", "seals", "alarms",
-                        "reports", "settings"]
+                        "reports", "vee", "settings"]
 
 
 def test_wrong_password_is_refused_on_the_page(new_page, make_operator):

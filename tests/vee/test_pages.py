@@ -1,5 +1,6 @@
 """VEE console pages through Django's test client."""
 
+import re
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -88,7 +89,8 @@ def test_a_missing_reading_can_be_supplied_from_its_finding(signed_in, meter):
     drain()
     client, _ = signed_in("operator")
     page = client.get(reverse("vee-findings"), {"rule": "missing_interval"}).content.decode()
-    assert "Edit reading" in page
+    link = re.search(r'href="([^"]+)">Edit reading', page).group(1).replace("&amp;", "&")
+    assert "Supply a reading" in client.get(link).content.decode()  # the link itself works
     form = client.get(reverse("vee-reading-edit", args=[meter.pk]),
                       {"quantity": "energy_import", "ts": (end - 2 * Q).isoformat()})
     assert "Supply a reading" in form.content.decode()

@@ -4,6 +4,7 @@ form, and a site's thresholds. Thin: the work is in findings.py and editing.py."
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
@@ -31,7 +32,7 @@ def _edit_target(finding: Finding) -> str | None:
     ts = finding.ts.isoformat() if finding.ts else finding.detail.get("at") or finding.detail.get("first")
     if not ts or not finding.quantity:
         return None
-    return reverse("vee-reading-edit", args=[finding.meter_id]) + f"?quantity={finding.quantity}&ts={ts}"
+    return reverse("vee-reading-edit", args=[finding.meter_id]) + "?" + urlencode({"quantity": finding.quantity, "ts": ts})
 
 
 @requires(roles.REPORTS_VIEW)
