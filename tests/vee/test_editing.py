@@ -137,3 +137,14 @@ def test_a_finding_resolved_by_a_person_stays_resolved(meter, make_operator):
     finding.refresh_from_db()
     assert finding.status == "resolved"
     assert reading(meter, end).quality == "suspect"  # resolved is not "the value is right"
+
+
+def test_a_supplied_value_gets_the_ratio_the_head_end_would_apply(meter, make_operator):
+    meter.ct_ratio, meter.pt_ratio = Decimal(50), Decimal(100)
+    meter.save()
+    user, ts = make_operator("operator"), slot_now() - 4 * Q
+    for quantity, raw in (("energy_import", "2"), ("voltage_a", "57.7"), ("current_a", "1.5"), ("power_factor", "0.9")):
+        editing.insert_reading(meter, quantity, ts, raw, "site visit", user)
+    rows = dict(Reading.objects.filter(meter=meter).values_list("quantity", "value"))
+    assert rows == {"energy_import": Decimal(10000), "voltage_a": Decimal(5770), "current_a": Decimal(75),
+                    "power_factor": Decimal("0.9")}

@@ -242,6 +242,8 @@ def test_every_rule_is_quiet_on_an_empty_day(rule):
 def test_every_rule_s_finding_reads_as_a_sentence():
     from zoneinfo import ZoneInfo
 
+    from django.utils import translation
+
     from meterhub.vee import labels
 
     found = (rules.missing_interval(day({}, expected_slots=[at(0)]), T)
@@ -259,4 +261,7 @@ def test_every_rule_s_finding_reads_as_a_sentence():
         text = labels.describe(f.rule, f.detail, shanghai)
         assert "%" not in text and "suspect" not in text and ": " not in text, (f.rule, text)
     backwards = next(f for f in found if f.rule == "register_backwards")
-    assert labels.describe(backwards.rule, backwards.detail, shanghai) == "500 at 05-04 08:00, then 499"
+    with translation.override("en"):
+        assert labels.describe(backwards.rule, backwards.detail, shanghai) == "500 at 05-04 08:00, then 499"
+    with translation.override("zh-hans"):
+        assert labels.describe(backwards.rule, backwards.detail, shanghai) == "05-04 08:00 为 500，之后为 499"

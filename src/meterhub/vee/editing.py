@@ -20,14 +20,10 @@ from django.utils.translation import gettext as _
 from meterhub.accounts import audit, roles
 from meterhub.assets.models import Meter
 from meterhub.headend.records import ReadingRecord
+from meterhub.readings import quantities
 from meterhub.readings.ingest import MAX_VALUE, store_readings
 from meterhub.readings.models import DirtyDay, Quality, Reading, Source
-from meterhub.readings.quantities import LABELS
-from meterhub.vee import series
 from meterhub.vee.models import ReadingEdit
-
-UNITS = {"voltage": "V", "current": "A", "power_active": "kW", "power_reactive": "kvar", "power_factor": "",
-         "frequency": "Hz", "water_volume": "m3", "gas_volume": "m3", "gas_energy": "kWh"}
 
 
 def _check(user, reason: str, new_value, ts: datetime) -> Decimal:
@@ -46,27 +42,27 @@ def _check(user, reason: str, new_value, ts: datetime) -> Decimal:
     return value
 
 
-def _known_quantity(quantity: str) -> bool:
-    return quantity in series.CUMULATIVE or quantity in LABELS
-
-
-def _unit_for(meter: Meter, quantity: str) -> str:
-    for prefix, unit in UNITS.items():
-        if quantity.startswith(prefix):
-            return unit
-    return "kWh"
+def _multiplier(meter: Meter, quantity: str) -> Decimal:
+    """The ratio the head-end would apply to this quantity (headend.quantities scales)."""
+    if quantity.startswith("voltage"):
+        return meter.pt_ratio
+    if quantity.startswith("current"):
+        return meter.ct_ratio
+    if quantity in ("power_factor", "frequency") or meter.kind != "electricity":
+        return Decimal(1)
+    return meter.multiplier
 
 
 @transaction.atomic
 def edit_reading(meter: Meter, quantity: str, ts: datetime, new_value, reason: str, user) -> ReadingEdit:
     """Change a stored reading, or supply one where none is (or only an estimate is)."""
     value = _check(user, reason, new_value, ts)
-    if not _known_quantity(quantity):
+    if not quantities.is_known(quantity):
         raise ValidationError(_("Unknown quantity %(q)s") % {"q": quantity})
     row = (Reading.objects.select_for_update().filter(meter=meter, quantity=quantity, ts=ts)
            .values("value", "raw_value", "multiplier", "quality", "source", "unit").first())
     if row is None or row["quality"] == Quality.ESTIMATED:
-        multiplier, unit = (row["multiplier"], row["unit"]) if row else (meter.multiplier, _unit_for(meter, quantity))
+        multiplier, unit = (row["multiplier"], row["unit"]) if row else (_multiplier(meter, quantity), quantities.UNITS[quantity])
         result = store_readings([ReadingRecord(meter.pk, quantity, ts, value, multiplier, unit, Source.MANUAL,
                                                Quality.EDITED)])
         if result.rejected:
