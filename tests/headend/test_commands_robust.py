@@ -204,6 +204,10 @@ class _HeadEnd:
 
     def __init__(self):
         self.blocking, self.sessions = _Blocking(), {("REG-1", 1): _Session()}
+        self.published = []
+
+    def publish_read_now(self, meter, values):
+        self.published.append((meter.serial, values))
 
     def session_for(self, meter):
         session = self.sessions.get((meter.collector, meter.bus_port))
