@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "meterhub.comms",
     "meterhub.readings",
     "meterhub.vee",
+    "meterhub.alarms",
+    "meterhub.seals",
     "meterhub.web",
 ]
 

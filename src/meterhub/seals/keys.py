@@ -1,0 +1,160 @@
+"""Signing keys and the published key list.
+
+Seal keys sign seal codes; one list key signs the key list the phones and the CLI
+check codes against. Private keys are kept encrypted at rest (EncryptedTextField).
+Rotating starts a new seal key and ends the old one's signing window the same day;
+codes it signed stay verifiable, because the list keeps it with its window.
+
+The published list is an envelope {"body": "<JSON text>", "kid": n, "sig": "..."}: the
+signature covers the body's exact UTF-8 bytes, so a verifier needs no canonical JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, date, datetime, timedelta
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from meterhub.seals import seal_code
+from meterhub.seals.models import Seal, SealState, SigningKey
+
+FORMAT = "meterhub-seal-keys/1"
+LIST_LIFETIME = timedelta(days=30)  # a phone whose list is older answers "key list too old"
+WITHDRAWN_STATES = (SealState.REMOVED, SealState.RETURNED, SealState.DESTROYED, SealState.LOST, SealState.VOID)
+
+
+def b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def public_pem(raw: bytes) -> str:
+    return Ed25519PublicKey.from_public_bytes(raw).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def private_key(key: SigningKey) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(unb64(key.private_key))
+
+
+def _new_key(purpose: str, now: datetime) -> SigningKey:
+    secret = Ed25519PrivateKey.generate()
+    raw_private = secret.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                       serialization.NoEncryption())
+    raw_public = secret.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    kid = (SigningKey.objects.aggregate(m=Max("kid"))["m"] or 0) + 1
+    return SigningKey.objects.create(kid=kid, purpose=purpose, public_key=b64(raw_public),
+                                     private_key=b64(raw_private), created_at=now, not_before=now)
+
+
+def current_key(purpose: str = SigningKey.Purpose.SEAL) -> SigningKey:
+    """The key that signs now; the first one is made on first use."""
+    with transaction.atomic():
+        key = (SigningKey.objects.select_for_update().filter(purpose=purpose, retired_at__isnull=True)
+               .order_by("-kid").first())
+        return key or _new_key(purpose, timezone.now())
+
+
+def rotate(purpose: str = SigningKey.Purpose.SEAL, now: datetime | None = None) -> SigningKey:
+    """Retire the signing key (its codes stay verifiable) and start a new one."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        SigningKey.objects.select_for_update().filter(purpose=purpose, retired_at__isnull=True).update(
+            retired_at=now)
+        return _new_key(purpose, now)
+
+
+def revoke(kid: int, now: datetime | None = None) -> SigningKey:
+    """A leaked key: no code it signed verifies any more (reseal those meters)."""
+    key = SigningKey.objects.get(kid=kid)
+    key.verify_until = now or timezone.now()
+    key.retired_at = key.retired_at or key.verify_until
+    key.save(update_fields=["verify_until", "retired_at"])
+    return key
+
+
+def _day(at: datetime | None) -> str | None:
+    return None if at is None else at.astimezone(UTC).date().isoformat()
+
+
+def build_list(now: datetime | None = None) -> dict:
+    """The key list body: every seal key with its window, and withdrawn seals."""
+    now = now or timezone.now()
+    current_key()  # there is always one key to list
+    keys = [{"kid": k.kid, "alg": "Ed25519", "x": k.public_key, "pem": public_pem(unb64(k.public_key)),
+             "not_before": _day(k.not_before), "not_after": _day(k.retired_at),
+             "revoked": k.verify_until is not None}
+            for k in SigningKey.objects.filter(purpose=SigningKey.Purpose.SEAL)]
+    withdrawn = dict(Seal.objects.filter(state__in=WITHDRAWN_STATES).exclude(code="")
+                     .values_list("serial", "state"))
+    return {"format": FORMAT, "issued_at": now.astimezone(UTC).isoformat(timespec="seconds"),
+            "stale_after": (now + LIST_LIFETIME).astimezone(UTC).isoformat(timespec="seconds"),
+            "keys": keys, "withdrawn": withdrawn}
+
+
+def publish(now: datetime | None = None) -> dict:
+    """The signed envelope served to phones and written by `meterhub seal keys`."""
+    body = json.dumps(build_list(now), separators=(",", ":"), sort_keys=True)
+    signer = current_key(SigningKey.Purpose.LIST)
+    return {"body": body, "kid": signer.kid, "sig": b64(private_key(signer).sign(body.encode()))}
+
+
+def list_public_key() -> str:
+    """The list key's public key (base64url): pinned in the phone page and given to the CLI."""
+    return current_key(SigningKey.Purpose.LIST).public_key
+
+
+class KeyListError(ValueError):
+    pass
+
+
+def open_envelope(envelope: dict, trusted: list[str]) -> seal_code.KeyList:
+    """Check the envelope's signature against a trusted list public key and read it."""
+    try:
+        body, sig = envelope["body"], unb64(envelope["sig"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise KeyListError(f"not a key list envelope: {exc}") from None
+    for pub in trusted:
+        try:
+            Ed25519PublicKey.from_public_bytes(unb64(pub)).verify(sig, body.encode())
+            break
+        except (InvalidSignature, ValueError):
+            continue
+    else:
+        raise KeyListError("the key list's signature does not match a trusted list key")
+    return parse_list(json.loads(body))
+
+
+def parse_list(doc: dict) -> seal_code.KeyList:
+    if doc.get("format") != FORMAT:
+        raise KeyListError(f"unknown key list format {doc.get('format')!r}")
+    keys = {}
+    for k in doc["keys"]:
+        keys[k["kid"]] = seal_code.ListedKey(
+            kid=k["kid"], public_key=unb64(k["x"]), not_before=date.fromisoformat(k["not_before"]),
+            not_after=date.fromisoformat(k["not_after"]) if k.get("not_after") else None,
+            revoked=bool(k.get("revoked")))
+    return seal_code.KeyList(keys=keys, withdrawn=dict(doc.get("withdrawn", {})),
+                             issued_at=datetime.fromisoformat(doc["issued_at"]),
+                             stale_after=datetime.fromisoformat(doc["stale_after"]))
+
+
+def current_list(now: datetime | None = None) -> seal_code.KeyList:
+    return parse_list(build_list(now))
+
+
+def sign_code(seal: str, meter: str, position: str, issued: date | None = None) -> str:
+    key = current_key()
+    issued = issued or timezone.now().astimezone(UTC).date()
+    code = seal_code.SealCode(kid=key.kid, issued=issued, position=position, seal=seal, meter=meter)
+    return seal_code.sign(code, private_key(key))
