@@ -5,14 +5,17 @@ from __future__ import annotations
 from meterhub.assets.models import Collector, Meter
 from meterhub.headend.fleet import CollectorRef, Fleet
 from meterhub.headend.meter_io import MeterRef
+from meterhub.protocols.dlt645.seal import seal_spec_for
+from meterhub.seals import chips
 
 
-def meter_ref(meter: Meter) -> MeterRef:
+def meter_ref(meter: Meter, smart_sealed: frozenset[int] = frozenset()) -> MeterRef:
     return MeterRef(
         id=meter.pk, serial=meter.serial, address=meter.address, protocol=meter.protocol,
         collector=meter.collector.registration_id if meter.collector_id else "", bus_port=meter.bus_port,
         password=meter.password, operator_code=meter.operator_code, ct_ratio=meter.ct_ratio,
-        pt_ratio=meter.pt_ratio, baud_rate=meter.baud_rate, kind=meter.kind,
+        pt_ratio=meter.pt_ratio, baud_rate=meter.baud_rate, kind=meter.kind, time_zone=meter.site.time_zone,
+        seal_di=seal_spec_for(meter.model).di if meter.pk in smart_sealed else None,
     )
 
 
@@ -23,6 +26,7 @@ def load_fleet() -> Fleet:
                      host=c.host, port=c.port, enabled=c.enabled, serial_device=c.serial_device)
         for c in Collector.objects.all()
     ]
-    meters = [meter_ref(m) for m in Meter.objects.filter(active=True)
-              .select_related("collector").order_by("collector_id", "bus_port", "address")]
+    smart_sealed = chips.meters_with_smart_seals()
+    meters = [meter_ref(m, smart_sealed) for m in Meter.objects.filter(active=True)
+              .select_related("collector", "site").order_by("collector_id", "bus_port", "address")]
     return Fleet.build(collectors, meters)

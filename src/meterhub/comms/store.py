@@ -14,6 +14,7 @@ from meterhub.assets.models import Collector
 from meterhub.comms.models import BusLink, LinkEvent, MeterCommStatus
 from meterhub.headend.records import CommRecord, EventRecord, LinkRecord, ReadingRecord
 from meterhub.readings import ingest
+from meterhub.seals import chips
 
 
 def write_batch(batch: list, node: str = "") -> None:
@@ -25,6 +26,7 @@ def write_batch(batch: list, node: str = "") -> None:
             ingest.store_readings(by_kind[ReadingRecord])
         if by_kind[EventRecord]:
             ingest.store_events(by_kind[EventRecord])
+            chips.handle_events(by_kind[EventRecord])
         if by_kind[LinkRecord]:
             record_links(by_kind[LinkRecord], node)
         if by_kind[CommRecord]:

@@ -46,6 +46,8 @@ class MeterRef:
     pt_ratio: Decimal = Decimal(1)
     baud_rate: int = 2400
     kind: str = "electricity"
+    time_zone: str = "UTC"  # the site's: meter clocks keep local time
+    seal_di: int | None = None  # the smart seal chip item, when a smart seal is installed
 
     def ratio(self, scale: str) -> Decimal:
         """The multiplier for a quantity scaled by "ctpt", "ct", "pt" or "none"."""

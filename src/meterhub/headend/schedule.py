@@ -70,14 +70,15 @@ def _buses_of(headend, plan: PlanSpec) -> dict:
 def items_for(preset: str):
     def dis(meter) -> list[int]:
         v1997 = meter.version == "1997"
+        chip = [meter.seal_di] if meter.seal_di is not None and not v1997 else []
         if preset == "status":
-            return [] if v1997 else [quantities.STATUS_WORD_3]
+            return [] if v1997 else [quantities.STATUS_WORD_3, *chip]
         if preset == "daily":
             # The live energy registers, read right after midnight (the plan keeps its jitter
             # short). Reading the meter's own frozen records (DL/T 645-2007 0506xxxx) would
             # give the exact midnight values: future work, the codec and simulator lack them.
             return quantities.INSTANT_1997[:5] if v1997 else quantities.INSTANT_2007[:5]
-        return quantities.INSTANT_1997 if v1997 else quantities.INSTANT_2007
+        return quantities.INSTANT_1997 if v1997 else [*quantities.INSTANT_2007, *chip]
 
     return dis
 

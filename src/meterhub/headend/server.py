@@ -22,7 +22,9 @@ from meterhub.headend.bus import BusError, BusSession, CollectorGone
 from meterhub.headend.fleet import Fleet
 from meterhub.headend.link import DEFAULT_LINK, RegistrationError, RegistrationParser
 from meterhub.headend.records import CommRecord, LinkRecord, ReadingRecord
+from meterhub.headend.seal_chips import ChipWatch
 from meterhub.headend.sink import BatchSink
+from meterhub.protocols.dlt645.seal import SealStatus
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class HeadEnd:
         self._last_refresh_request = float("-inf")
         self._servers: list[asyncio.AbstractServer] = []
         self._tasks: set[asyncio.Task] = set()
+        self.chips = ChipWatch()
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -227,6 +230,11 @@ class HeadEnd:
         self.sink.put(CommRecord(meter.id, utcnow(), not errors or len(errors) < len(values),
                                  str(errors[0])[:200] if errors else ""))
         for di, value in values.items():
+            if isinstance(value, SealStatus):
+                event = self.chips.observe(meter, value, ts, source)
+                if event is not None:
+                    self.sink.put(event)
+                continue
             quantity = quantities.quantity_for(meter.version, di)
             if quantity is None or isinstance(value, BusError) or value is None:
                 continue

@@ -295,3 +295,14 @@ def seal_status(meter) -> dict:
     seals = list(Seal.objects.filter(meter=meter, state=S.INSTALLED).order_by("position"))
     open_alarms = list(Alarm.objects.filter(meter=meter, kind__in=SEAL_ALARMS).exclude(state=State.CLEARED))
     return {"seals": seals, "alarms": open_alarms, "ok": not open_alarms}
+
+
+def customer_seal_status(customer, at: datetime | None = None) -> list[dict]:
+    """Seal status of every meter serving the customer now."""
+    from meterhub.assets.models import MeterInstallation
+
+    at = at or timezone.now()
+    premises = customer.tenancies.filter(valid_from__lte=at).exclude(valid_to__lte=at).values("premise_id")
+    meters = [row.meter for row in MeterInstallation.objects.filter(premise_id__in=premises, valid_from__lte=at)
+              .exclude(valid_to__lte=at).select_related("meter")]
+    return [{"meter": m, **seal_status(m)} for m in meters]

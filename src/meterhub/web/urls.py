@@ -4,6 +4,7 @@ from django.views.i18n import set_language
 
 from meterhub.web import forms
 from meterhub.web.views import (
+    alarms,
     audit,
     commands,
     console,
@@ -12,6 +13,7 @@ from meterhub.web.views import (
     meter_data,
     operators,
     readings,
+    seals,
 )
 from meterhub.web.views.registry import REGISTRIES, urlpatterns_for
 
@@ -22,8 +24,27 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("", console.dashboard, name="dashboard"),
     path("billing/", console.section_page("billing"), name="section-billing"),
-    path("seals/", console.section_page("seals"), name="section-seals"),
-    path("alarms/", console.section_page("alarms"), name="section-alarms"),
+    path("seals/", seals.overview, name="section-seals"),
+    path("seals/batches/new/", seals.batch_new, name="seal-batch-new"),
+    path("seals/<int:pk>/", seals.seal_detail, name="seal-detail"),
+    path("seals/<int:pk>/action/", seals.seal_action, name="seal-action"),
+    path("seals/technicians/<int:pk>/", seals.technician_stock, name="seal-technician"),
+    path("seals/photos/<int:pk>/", seals.photo, name="seal-photo"),
+    path("seals/labels.pdf", seals.labels_pdf, name="seal-labels"),
+    path("seals/keys.json", seals.key_list, name="seal-keys"),
+    path("seals/verify/", seals.verify_page, name="seal-verify"),
+    path("seals/verify/sw.js", seals.verify_sw, name="seal-verify-sw"),
+    path("seals/verify/manifest.webmanifest", seals.verify_manifest, name="seal-verify-manifest"),
+    path("seals/verify/results/", seals.verify_results, name="seal-verify-results"),
+    path("seals/inspections/new/", seals.inspection_new, name="seal-inspection-new"),
+    path("seals/cases/", seals.case_list, name="seal-cases"),
+    path("seals/cases/<int:pk>/", seals.case_detail, name="seal-case"),
+    path("seals/cases/<int:pk>/update/", seals.case_update, name="seal-case-update"),
+    path("seals/cases/<int:pk>/close/", seals.case_close, name="seal-case-close"),
+    path("alarms/", alarms.alarm_list, name="section-alarms"),
+    path("alarms/<int:pk>/acknowledge/", alarms.alarm_acknowledge, name="alarm-acknowledge"),
+    path("alarms/<int:pk>/clear/", alarms.alarm_clear, name="alarm-clear"),
+    path("alarms/<int:pk>/investigate/", seals.case_from_alarm, name="alarm-investigate"),
     path("reports/", console.reports, name="reports"),
     path("reports/meter-register.xlsx", console.meter_register_export, name="report-meter-register"),
     path("readings/", readings.reading_history, name="reading-history"),

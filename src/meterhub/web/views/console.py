@@ -42,10 +42,6 @@ def dashboard(request):
 SECTIONS = {
     "billing": (roles.BILLING_VIEW, _("Billing"),
                 _("Tariffs, the prepaid ledger, payments, bills, receipts and statements.")),
-    "seals": (roles.SEALS_VIEW, _("Seals"),
-              _("Seal stock and custody, signed seal codes, phone verification and investigations.")),
-    "alarms": (roles.ALARMS_VIEW, _("Alarms"),
-               _("Tamper, consumption and communication alarms, their lifecycle and notifications.")),
 }
 
 

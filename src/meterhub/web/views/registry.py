@@ -20,6 +20,7 @@ from meterhub.accounts import roles
 from meterhub.assets import registry as domain
 from meterhub.assets.models import Building, Collector, Customer, Meter, Premise, Site
 from meterhub.comms import field_state
+from meterhub.seals import custody
 from meterhub.web import forms
 from meterhub.web.access import requires
 from meterhub.web.views import meter_data
@@ -140,9 +141,11 @@ def _extra_detail(key, obj) -> dict:
         return {"installations": obj.installations.select_related("premise__building"),
                 "install_form": forms.InstallForm(), "exchange_form": forms.ExchangeForm(),
                 "remove_form": forms.WhenForm(), "has_secrets": bool(obj.password or obj.operator_code),
+                "seal_rows": [{"meter": obj, **custody.seal_status(obj)}],
                 **field_state.meter_state(obj), **meter_data.page_context(obj)}
     if key == "customer":
-        return {"tenancies": obj.tenancies.select_related("premise__building")}
+        return {"tenancies": obj.tenancies.select_related("premise__building"),
+                "seal_rows": custody.customer_seal_status(obj), "show_meter": True}
     if key == "premise":
         return {"tenancies": obj.tenancies.select_related("customer"),
                 "installations": obj.installations.select_related("meter"),

@@ -1,0 +1,47 @@
+"""The Alarms section: open alarms first, acknowledge and clear them."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from meterhub.accounts import roles
+from meterhub.alarms import services
+from meterhub.alarms.models import Alarm, State
+from meterhub.web.access import can, requires
+
+
+@requires(roles.ALARMS_VIEW)
+def alarm_list(request):
+    request.section = "alarms"
+    state = request.GET.get("state", "open")
+    alarms = Alarm.objects.select_related("meter", "collector", "site", "acknowledged_by", "cleared_by")
+    if state == "open":
+        alarms = alarms.exclude(state=State.CLEARED)
+    elif state in State.values:
+        alarms = alarms.filter(state=state)
+    return render(request, "alarms/list.html", {
+        "alarms": alarms[:300], "state": state, "states": State.choices,
+        "can_change": can(request.user, roles.ALARMS_CHANGE), "can_investigate": can(request.user, roles.SEALS_CHANGE)})
+
+
+@require_POST
+@requires(roles.ALARMS_CHANGE)
+def alarm_acknowledge(request, pk):
+    try:
+        services.acknowledge(get_object_or_404(Alarm, pk=pk), request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("section-alarms")
+
+
+@require_POST
+@requires(roles.ALARMS_CHANGE)
+def alarm_clear(request, pk):
+    try:
+        services.clear(get_object_or_404(Alarm, pk=pk), request.user, request.POST.get("reason", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("section-alarms")
