@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "manage": ("meterhub.cli.admin:manage", "Run a Django management command (for maintainers)."),
     "decode": ("meterhub.cli.decode:decode", "Decode a frame (hex or JSON) and print it as JSON."),
     "bench": ("meterhub.cli.bench:bench", "Run a benchmark and print its figures as JSON."),
+    "seal": ("meterhub.cli.seal:seal", "Check seal codes; seal keys, stock and labels."),
 }
 
 

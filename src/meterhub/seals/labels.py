@@ -76,10 +76,10 @@ def _draw_label(pdf: canvas.Canvas, label: Label, x: float, y: float, w: float, 
         pdf.drawString(tx, y + h - pad - 9 * mm - i * 3.5 * mm, text[:24])
 
 
-def render(labels: list[Label], layout: str = "sheet") -> bytes:
+def render(labels: list[Label], layout: str = "sheet", *, compress: bool = True) -> bytes:
     spec = LAYOUTS[layout]
     out = io.BytesIO()
-    pdf = canvas.Canvas(out, pagesize=spec.page, pageCompression=1)
+    pdf = canvas.Canvas(out, pagesize=spec.page, pageCompression=int(compress))
     pdf.setTitle("meterhub seal labels")
     pdf.setCreator("meterhub")
     per_page = spec.columns * spec.rows
