@@ -37,7 +37,7 @@ class ActionForm(forms.Form):
     job = forms.CharField(label=_("work order"), max_length=60, required=False)
     location = forms.CharField(label=_("where"), max_length=200, required=False)
     notes = forms.CharField(label=_("notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    photo = forms.ImageField(label=_("photo"), required=False)
+    photo = forms.FileField(label=_("photo"), required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -69,7 +69,7 @@ class FindingForm(forms.Form):
     condition = forms.ChoiceField(label=_("condition"), choices=Finding.Condition.choices)
     seal_serial = forms.CharField(label=_("seal number found"), max_length=24, required=False)
     code = forms.CharField(label=_("scanned code"), max_length=400, required=False)
-    photo = forms.ImageField(label=_("photo"), required=False)
+    photo = forms.FileField(label=_("photo"), required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}))
 
 
 FindingFormSet = forms.formset_factory(FindingForm, extra=3, max_num=6)
@@ -78,7 +78,7 @@ FindingFormSet = forms.formset_factory(FindingForm, extra=3, max_num=6)
 class CaseUpdateForm(forms.Form):
     assignee = forms.ModelChoiceField(label=_("assigned to"), queryset=User.objects.none(), required=False)
     note = forms.CharField(label=_("note"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    photo = forms.ImageField(label=_("photo"), required=False)
+    photo = forms.FileField(label=_("photo"), required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
