@@ -12,6 +12,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from meterhub.assets.models import Collector, Meter, Transport
+from meterhub.seals.demo import chip_assets
 
 PROFILES = {"residential": "household", "commercial": "shop", "industrial": "shop", "common": "household"}
 
@@ -35,6 +36,7 @@ def fleet_for_site(site_code: str, *, headend: tuple[str, int], control_port: in
     buses: dict[int, dict[int, list[dict]]] = defaultdict(lambda: defaultdict(list))
     bauds: dict[tuple[int, int], int] = {}
     offset_s = None
+    chips = chip_assets(site_code)
     for m in meters:
         if offset_s is None:
             offset_s = int(datetime.now(zoneinfo.ZoneInfo(m.site.time_zone)).utcoffset().total_seconds())
@@ -46,6 +48,8 @@ def fleet_for_site(site_code: str, *, headend: tuple[str, int], control_port: in
         options = meter_options(m)
         if options and offset_s is not None:
             options["utc_offset_s"] = offset_s
+        if m.serial in chips:  # the simulated chip is the smart seal registered on the meter
+            options["seal_asset"] = chips[m.serial].zfill(16)
         if options:
             spec["options"] = options
         buses[m.collector_id][m.bus_port].append(spec)

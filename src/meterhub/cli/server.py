@@ -59,6 +59,9 @@ def demo(host, port, headend_port, control_port, no_field, no_serve):
     if not User.objects.filter(username=DEMO_USER).exists():
         create_operator(username=DEMO_USER, role=Role.ADMINISTRATOR, password=DEMO_PASSWORD,
                         full_name="Demo administrator")
+    from meterhub.seals.demo import load_demo_seals
+
+    load_demo_seals(SITE_CODE, User.objects.get(username=DEMO_USER))
     click.echo("")
     click.echo(f"  meterhub demo {'created' if created else 'ready'}: {Meter.objects.count()} meters")
     click.echo(f"  database:  {settings.DATABASES['default']['NAME']}")
