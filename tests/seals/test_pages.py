@@ -42,7 +42,7 @@ def test_issue_install_and_a_refused_action_through_the_seal_page(client, storek
     client.post(reverse("seal-action", args=[seal.pk]), {"action": "issue", "technician": tech.pk})
     assert Seal.objects.get(pk=seal.pk).holder == tech
     client.force_login(tech)
-    response = client.post(reverse("seal-action", args=[seal.pk]), {
+    client.post(reverse("seal-action", args=[seal.pk]), {
         "action": "install", "meter": "E240101000001", "position": "meter_cover", "location": "unit 3",
         "photo": SimpleUploadedFile("cover.png", PNG, content_type="image/png")}, follow=True)
     seal.refresh_from_db()
