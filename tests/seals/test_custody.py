@@ -52,7 +52,7 @@ def test_full_life_in_order(batch, tech, storekeeper, meter):
     assert (seal.state, seal.holder) == (S.ISSUED, tech)
     seal = custody.install("S000001", Where(tech, location="unit 3", notes="cover closed"), meter=meter,
                            position="meter_cover", job="WO-1")
-    assert (seal.state, seal.meter, seal.position) == (S.INSTALLED, meter, "meter_cover")
+    assert (seal.state, seal.meter, seal.position, seal.holder) == (S.INSTALLED, meter, "meter_cover", None)
     assert seal.code.startswith("MS1:")
     custody.remove("S000001", "meter exchange", Where(tech))
     seal = Seal.objects.get(serial="S000001")

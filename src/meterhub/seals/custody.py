@@ -197,8 +197,9 @@ def install(serial: str, where: Where, *, meter=None, collector=None, position: 
                 code="position_taken")
         target = meter.serial if meter is not None else collector.code
         code = keys.sign_code(serial, target, position, (where.at or timezone.now()).date())
+        # On the meter now, no longer in the technician's hand (the event keeps who fitted it).
         return _transition(serial, "install", where, meter=meter, collector=collector, position=position,
-                           code=code, technician=where.actor, job=job[:60])
+                           code=code, holder=None, technician=where.actor, job=job[:60])
 
 
 def remove(serial: str, reason: str, where: Where, *, job: str = "") -> Seal:

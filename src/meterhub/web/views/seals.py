@@ -14,6 +14,7 @@ from pathlib import Path
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -66,7 +67,8 @@ def overview(request):
         "counts": [(s, s.label, counts.get(s.value, 0)) for s in SealState],
         "stock": custody.stock_by_technician(),
         "batches": SealBatch.objects.annotate(n=Count("seals"))[:20],
-        "seals": seals[:200], "q": q, "state": state, "states": SealState.choices,
+        "page": Paginator(seals, 50).get_page(request.GET.get("page")), "query": request.GET,
+        "q": q, "state": state, "states": SealState.choices,
         "open_cases": Case.objects.exclude(status=Case.Status.CLOSED).count(),
         "checks": VerificationResult.objects.select_related("checked_by")[:10],
         "batch_form": seal_forms.BatchForm(), "can_change": can(request.user, roles.SEALS_CHANGE),
