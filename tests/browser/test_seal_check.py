@@ -24,6 +24,7 @@ def sealed(transactional_db, site, collector, make_operator):
     good = custody.install("S000001", Where(tech), meter=meter, position="meter_cover").code
     gone = custody.install("S000002", Where(tech), meter=meter, position="terminal_cover").code
     custody.remove("S000002", "cover replaced", Where(tech))
+    keys.list_public_key()  # made here, not by two server threads sharing SQLite's test connection
     return {"good": good, "withdrawn": gone, "tech": tech}
 
 

@@ -147,3 +147,13 @@ def test_view_only_roles_see_no_change_forms(client, make_operator, role, batch)
     client.force_login(make_operator(role))
     page = client.get(reverse("section-seals")).content.decode()
     assert "Receive a batch" not in page
+
+
+def test_a_new_list_key_makes_phones_reload_the_page(client, tech, db):
+    from meterhub.seals.models import SigningKey
+
+    client.force_login(tech)
+    before = client.get(reverse("seal-verify-sw")).content
+    keys.rotate(SigningKey.Purpose.LIST)
+    after = client.get(reverse("seal-verify-sw")).content
+    assert before != after, "a new cache name: the service worker installs the page again"

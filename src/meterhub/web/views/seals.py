@@ -13,8 +13,8 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
 from django.core.paginator import Paginator
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -217,11 +217,13 @@ def _shell() -> list[str]:
 
 
 def _shell_version() -> str:
-    """Changes when the page's script changes, so phones pick up a new version."""
+    """Changes when the page, its script or the pinned list key change, so phones pick up
+    the new page (the service worker serves the cached one first)."""
     digest = hashlib.sha256((Path(__file__).resolve().parents[2] / "seals/static/seals/verify.js").read_bytes())
     from meterhub.seals import apps
 
     digest.update(Path(apps.__file__).with_name("templates").joinpath("seals/verify.html").read_bytes())
+    digest.update(keys.list_public_key().encode())
     return digest.hexdigest()[:12]
 
 

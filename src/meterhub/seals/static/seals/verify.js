@@ -202,12 +202,18 @@ const SealCheck = (() => {
     $("queue-status").dataset.pending = String(n);
   }
 
+  /* The cookie's token: the one in the cached page is stale after the next sign-in. */
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : cfg.csrf;
+  }
+
   async function sync() {
     if (navigator.onLine) {
       try {
         await SealCheck.refreshList(cfg.keysUrl, cfg.listKey);
       } catch (e) { /* offline or refused: keep the stored list */ }
-      await SealCheck.upload(cfg.resultsUrl, cfg.csrf);
+      await SealCheck.upload(cfg.resultsUrl, csrfToken());
     }
     showList();
     showQueue();
