@@ -93,7 +93,7 @@ def test_garbage_is_not_genuine(text):
     assert seal_code.verify(text, LIST, now=NOW).verdict == "not_genuine"
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)  # a loaded CI machine must not make it flaky
 @given(st.data())
 def test_any_change_to_any_byte_fails(data):
     raw = bytearray(base45.decode(TEXT[4:]))
@@ -104,7 +104,7 @@ def test_any_change_to_any_byte_fails(data):
     assert verdict.verdict == "not_genuine"
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)  # a loaded CI machine must not make it flaky
 @given(st.data())
 def test_any_change_to_any_character_fails(data):
     i = data.draw(st.integers(0, len(TEXT) - 1), label="position")
