@@ -27,6 +27,8 @@ from meterhub.protocols.dlt645 import (
     parse_stream,
 )
 from meterhub.sim.bus import Bus, MeterSlot, dlt645_target, next_frame, wire_time
+from meterhub.sim.clock import SimClock
+from meterhub.sim.electricity import ElectricityMeter
 from meterhub.sim.meter import Response
 
 ENERGY = 0x00010000  # combined active energy, kWh
@@ -163,6 +165,45 @@ def test_every_meter_hears_every_request():
     bus = Bus.with_meters([a, b], baud=9600, time_scale=0.1)
     run(exchange(bus, Read("000000000001", ENERGY).encode()))
     assert len(a.heard) == len(b.heard) == 1
+
+
+class CountingElectricityMeter(ElectricityMeter):
+    """The fleet's real meter, counting the frames the bus hands it."""
+
+    __slots__ = ("handed",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.handed = 0
+
+    def respond(self, request, now):
+        self.handed += 1
+        return super().respond(request, now)
+
+
+def test_meters_that_ignore_other_addresses_are_spared_frames_for_others():
+    meters = [CountingElectricityMeter(f"00000000000{i}", i, clock=SimClock()) for i in (1, 2, 3)]
+    bus = Bus.with_meters(meters, baud=9600, time_scale=0.1)
+
+    async def go():
+        up = await exchange(bus, Read("000000000002", ENERGY).encode(4))
+        handed = [m.handed for m in meters]
+        await exchange(bus, ReadAddress().encode(4))  # a wildcard still reaches every meter
+        return up, handed, [m.handed for m in meters]
+
+    up, handed, after_wildcard = run(go())
+    assert [f.address for f in frames(up)] == ["000000000002"]
+    assert handed == [0, 1, 0]
+    assert after_wildcard == [1, 2, 1]
+
+
+def test_two_meters_with_one_address_both_answer():
+    a, b, c = (CountingElectricityMeter(address, seed, clock=SimClock())
+               for address, seed in (("000000000007", 1), ("000000000007", 2), ("000000000008", 3)))
+    bus = Bus.with_meters([a, b, c], baud=9600, time_scale=0.1)
+    up = run(exchange(bus, Read("000000000007", ENERGY).encode(4)))
+    assert len(frames(up)) + bus.stats.garbled_replies == 2  # apart, or garbled if they overlap
+    assert (a.handed, b.handed, c.handed) == (1, 1, 0)
 
 
 def test_two_meters_answering_at_once_collide():

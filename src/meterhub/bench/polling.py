@@ -23,6 +23,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from meterhub.gc_tuning import settle_long_lived
 from meterhub.headend import timing
 from meterhub.headend.fleet import CollectorRef, Fleet
 from meterhub.headend.link import RegistrationParser
@@ -60,6 +61,7 @@ def _run_simulator(description: dict, stop) -> None:
 
     async def main():
         fleet = SimFleet(parse_fleet(description))
+        settle_long_lived()  # as `meterhub simulate run` does
         await fleet.start(wait=False)
         while not stop.is_set():
             await asyncio.sleep(0.2)
@@ -77,6 +79,12 @@ class Simulator:
     def __enter__(self):
         self.process.start()
         return self
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the simulator process has used so far."""
+        with open(f"/proc/{self.process.pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def __exit__(self, *exc):
         self.stop.set()
@@ -121,17 +129,19 @@ async def _ours(description: dict, collectors, meters, port: int) -> dict:
                       node="bench")
     rss_before = _rss_bytes()
     await headend.start("127.0.0.1", port)
-    with Simulator(description):
+    with Simulator(description) as simulator:
         await _until(lambda: len(headend.sessions) >= len(fleet.buses), "collectors to dial in")
         rss_connected = _rss_bytes()
-        cpu0, t0 = time.process_time(), time.perf_counter()
+        sim_cpu0, cpu0, t0 = simulator.cpu_s(), time.process_time(), time.perf_counter()
         results = await asyncio.gather(*(headend.poll_bus(key, lambda m: ITEMS, ts=datetime.now(UTC))
                                          for key in fleet.buses))
         cycle = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
+        sim_cpu = simulator.cpu_s() - sim_cpu0
         rss_cycle = _rss_bytes()
         await headend.close()
     return {"cycle_s": round(cycle, 3), "meters_read": sum(results), "cpu_s": round(cpu, 3),
+            "simulator_cpu_s": round(sim_cpu, 3),
             "memory_per_collector_bytes": int((max(rss_connected, rss_cycle) - rss_before) / len(collectors)),
             "records": sum(counted)}
 
@@ -222,12 +232,16 @@ def measure(collectors: int = 2000, meters: int = 8, baud: int = 2400, baseline:
     collector_refs, meter_refs, physics = expected_refs(description)
     print(f"our head-end: polling {len(meter_refs)} meters for {len(ITEMS)} items ...", file=sys.stderr)
     ours = asyncio.run(_ours(description, collector_refs, meter_refs, port))
+    reads = ours["meters_read"] * len(ITEMS)
     out = {"collectors": collectors, "meters": len(meter_refs), "baud": baud, "items_per_meter": len(ITEMS),
            "cycle_s": ours["cycle_s"], "physics_cycle_s": round(physics, 3),
            "cycle_vs_physics": round(ours["cycle_s"] / physics, 3),
            "reads_per_s": round(ours["meters_read"] * len(ITEMS) / ours["cycle_s"], 1),
            "meters_read": ours["meters_read"], "cpu_s": ours["cpu_s"],
            "cpu_per_collector_ms": round(ours["cpu_s"] * 1000 / collectors, 3),
+           "cpu_per_read_us": round(ours["cpu_s"] * 1e6 / max(1, reads), 1),
+           "simulator_cpu_s": ours["simulator_cpu_s"],
+           "simulator_cpu_per_read_us": round(ours["simulator_cpu_s"] * 1e6 / max(1, reads), 1),
            "memory_per_collector_bytes": ours["memory_per_collector_bytes"]}
     print(f"ours: {out}", file=sys.stderr)
     if baseline:

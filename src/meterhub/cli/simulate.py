@@ -103,12 +103,14 @@ async def _run(spec, duration, sink, quiet) -> None:
     import sys
     import time
 
+    from meterhub.gc_tuning import settle_long_lived
     from meterhub.sim.fleet import Fleet, Sink
 
     sink_server = None
     if sink:
         sink_server = await Sink().start(spec.headend_host, spec.headend_port)
     fleet = Fleet(spec)
+    settle_long_lived()
     total = fleet.total_links
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -63,6 +63,9 @@ class BusSession:
         self._framing = framing_for(protocol)
         self._lock = asyncio.Lock()
         self._waiting: tuple[object, asyncio.Future] | None = None  # (what answers, its future)
+        self._deadline = 0.0  # loop time at which the request in flight has had no reply
+        self._deadline_s = 0.0  # ... and how long it was given (for the message)
+        self._timer: asyncio.TimerHandle | None = None  # fires at or before _deadline
         self._closed = asyncio.Event()
         self.watch_idle = True  # closed by the head-end after a silence (no byte, no heartbeat)
         self.meter_state: dict = {}  # per-meter protocol state on this bus (M-Bus frame count bits)
@@ -93,6 +96,9 @@ class BusSession:
     def lost(self, reason: str = "collector disconnected") -> None:
         if not self._closed.is_set():
             self._closed.set()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             if self._waiting and not self._waiting[1].done():
                 self._waiting[1].set_exception(CollectorGone(f"{self.name}: {reason}"))
 
@@ -116,27 +122,51 @@ class BusSession:
         async with self._lock:
             if self.closed:
                 raise CollectorGone(f"{self.name}: collector is offline")
-            future = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            future = loop.create_future()
             self._waiting = (self._framing.expectation(request), future)
-            started = time.monotonic()
+            started = loop.time()
             self.stats.requests += 1
             try:
                 self.transport.write(request)
                 if not expect_reply:
                     await asyncio.sleep(timing.wire_time(len(request), self.baud) + self.link_latency_s)
                     return None
-                deadline = timeout or timing.reply_deadline(len(request), self.baud, self.link_latency_s)
+                self._deadline_s = timeout or timing.reply_deadline(len(request), self.baud, self.link_latency_s)
+                self._arm(loop, started + self._deadline_s)
                 try:
-                    async with asyncio.timeout(deadline):  # no extra Task per request, unlike wait_for
-                        frame = await future
-                except TimeoutError:
+                    frame = await future
+                except NoReply:
                     self.stats.timeouts += 1
-                    raise NoReply(f"{self.name}: no reply within {deadline:.2f} s") from None
+                    raise
                 self.stats.replies += 1
                 return frame
             finally:
                 self._waiting = None
-                self.stats.busy_s += time.monotonic() - started
+                self.stats.busy_s += loop.time() - started
+
+    # One timer per session, not one per request: replies come long before their
+    # deadline, so the timer set for an earlier request usually fires first, finds a
+    # later deadline in force and sets itself again for that one. A request's deadline
+    # is never earlier than the bus timing allows, and never later either.
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        self._deadline = deadline
+        timer = self._timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._timer = loop.call_at(deadline, self._check_deadline, loop)
+
+    def _check_deadline(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        waiting = self._waiting
+        if waiting is None or waiting[1].done():
+            return  # nothing in flight: the next request sets the timer again
+        if loop.time() < self._deadline:
+            self._timer = loop.call_at(self._deadline, self._check_deadline, loop)
+            return
+        waiting[1].set_exception(NoReply(f"{self.name}: no reply within {self._deadline_s:.2f} s"))
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

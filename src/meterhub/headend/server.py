@@ -8,7 +8,6 @@ wiring (`meterhub headend`).
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import socket
 import time
@@ -16,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from meterhub.gc_tuning import settle_long_lived
 from meterhub.headend import meter_io, quantities
 from meterhub.headend.blocking import Blocking
 from meterhub.headend.bus import BusError, BusSession, CollectorGone
@@ -60,11 +60,7 @@ class HeadEnd:
     async def start(self, host: str = "127.0.0.1", port: int = 9100) -> int:
         """Load the fleet, start the sink and the collector listener; returns the bound port."""
         await self.refresh_fleet()
-        # Everything loaded so far (modules, the fleet) lives as long as the process: move it
-        # out of the cyclic collector's way. Objects still die by reference counting, so a
-        # later fleet snapshot replaces this one without leaking it.
-        gc.collect()
-        gc.freeze()
+        settle_long_lived()  # the modules and the fleet live as long as the process
         self.sink.start()
         loop = asyncio.get_running_loop()
         server = await loop.create_server(lambda: CollectorConnection(self), host, port, backlog=4096)

@@ -7,7 +7,9 @@ The physics (docs/protocols/collector-link.md, "Bus physics"):
 * a meter starts its reply `Response.delay_s` after the end of the request
   (20-500 ms, decided by the meter);
 * multi-drop: every request reaches every meter on the bus; each meter decides for
-  itself whether it is addressed;
+  itself whether it is addressed (a meter that answers only its own address, wildcards
+  and broadcasts says so with `ignores_other_addresses`, and the bus spares it the
+  frames it would drop);
 * one frame at a time: the bus is busy from the end of a request until the end of
   the last reply it caused. A master frame put on the wire while the bus is busy
   collides, and so do replies from two meters that overlap in time. Every frame in
@@ -339,13 +341,16 @@ class Bus:
 
     def _addressed(self, frame: bytes):
         """The meters that must see this frame. A meter not yet built is built only
-        when the frame could be for it (its address, a wildcard or a broadcast)."""
+        when the frame could be for it (its address, a wildcard or a broadcast), and a
+        meter that says it `ignores_other_addresses` is not handed a frame sent to
+        another address (it would decode it only to drop it)."""
         if self.family != "dlt645":
             return self.slots
         target = dlt645_target(frame)
         if target is None:
             return self.slots
-        return [s for s in self.slots if s.built or s.address == target]
+        return [s for s in self.slots if s.address == target
+                or (s.built and not getattr(s.meter, "ignores_other_addresses", False))]
 
     def _collide(self, at: float) -> None:
         """A master frame went on the wire while the bus was busy: every reply still

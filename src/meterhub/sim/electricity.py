@@ -140,6 +140,8 @@ class ElectricityMeter(BaseMeter):
                  "_seal", "_pw", "_operators", "_last", "_sync_day", "_bad_pw", "_lock_day",
                  "_baud")
 
+    ignores_other_addresses = True  # _match(): its own address, wildcards and broadcasts only
+
     def __init__(self, address: str, seed: int, *, phases: int = 1,
                  protocol: str = "dlt645_2007", profile: Profile | None = None,
                  scale: float | None = None, schedule: TouSchedule = CN_4,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import hashlib
 import inspect
 import os
@@ -352,11 +353,20 @@ def profile_for(kind: str, name: str):
 def _accepted(cls, kw: dict) -> dict:
     """The keywords cls names (empty ones dropped): a file may give a profile to a
     meter class that has no use for one."""
-    try:
-        params = inspect.signature(cls).parameters
-    except (TypeError, ValueError):
+    params = _parameters(cls)
+    if params is None:
         return kw
     return {k: v for k, v in kw.items() if k in params and v not in ("", None)}
+
+
+@functools.cache
+def _parameters(cls) -> frozenset[str] | None:
+    """The keyword names cls takes (None: unknown). Cached: meters are built lazily, at
+    their first request, and inspecting the signature cost more than building the meter."""
+    try:
+        return frozenset(inspect.signature(cls).parameters)
+    except (TypeError, ValueError):
+        return None
 
 
 def apply_faults(meter, faults: dict) -> None:

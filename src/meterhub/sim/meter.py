@@ -5,6 +5,10 @@ The collector/bus side of the simulator codes against exactly this:
     Response(data, delay_s)                  what the meter puts on the bus, and when
     SimMeter.address / .protocol             nameplate address, "dlt645_2007" | "dlt645_1997" | "mbus"
     SimMeter.respond(request, now)           one complete request frame -> Response | None
+    SimMeter.ignores_other_addresses         optional; True: never answers a DL/T 645 frame
+                                             sent to another meter's address (not a
+                                             wildcard or broadcast), so the bus does not
+                                             hand it such frames
 
 `now` is simulated POSIX time (from `SimClock.now()`); a meter's state evolves lazily:
 on each call it integrates its load profile from the last time it was asked up to
