@@ -139,6 +139,16 @@ def test_same_seed_same_meters():
     assert meter_bytes(7) != meter_bytes(8)
 
 
+def test_build_meters_builds_them_all_and_they_answer_as_lazily_built_ones():
+    req = Read("240101000001", ENERGY).encode(4)
+    when = 1_772_323_200.0 + 86400 * 30
+    eager, lazy = Fleet(small(9100, seed=7)), Fleet(small(9100, seed=7))
+    assert eager.status()["meters_built"] == 0
+    assert eager.build_meters() == eager.spec.meter_count
+    assert eager.status()["meters_built"] == eager.spec.meter_count
+    assert eager.meter("240101000001").respond(req, when) == lazy.meter("240101000001").respond(req, when)
+
+
 def test_compact_fleet_starts_and_survives_a_reconnect_storm():
     async def go():
         async with HeadEnd() as he:

@@ -61,6 +61,7 @@ def _run_simulator(description: dict, stop) -> None:
 
     async def main():
         fleet = SimFleet(parse_fleet(description))
+        fleet.build_meters()  # the field exists before the head-end polls it
         settle_long_lived()  # as `meterhub simulate run` does
         await fleet.start(wait=False)
         while not stop.is_set():

@@ -349,8 +349,15 @@ class Bus:
         target = dlt645_target(frame)
         if target is None:
             return self.slots
-        return [s for s in self.slots if s.address == target
-                or (s.built and not getattr(s.meter, "ignores_other_addresses", False))]
+        hearing = []
+        for slot in self.slots:
+            meter = slot._meter
+            if meter is None:
+                if slot.address == target:
+                    hearing.append(slot)
+            elif meter.address == target or not getattr(meter, "ignores_other_addresses", False):
+                hearing.append(slot)
+        return hearing
 
     def _collide(self, at: float) -> None:
         """A master frame went on the wire while the bus was busy: every reply still
