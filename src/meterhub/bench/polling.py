@@ -7,7 +7,10 @@ Three figures for the same fleet, in the same run:
 * a baseline: a blocking poller with one thread per collector connection, same codec.
 
 The simulated field runs in a separate process so the head-end's CPU and memory are its
-own. Nothing touches the database: the head-end's records go to a counting sink.
+own; its meters are built before the cycle (a real field's meters exist before they are
+polled), and its CPU during the cycle is reported too, because on a small machine the
+two processes share the cores. Nothing touches the database: the head-end's records go
+to a counting sink.
 """
 
 from __future__ import annotations
