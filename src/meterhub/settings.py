@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "meterhub.vee",
     "meterhub.alarms",
     "meterhub.seals",
+    "meterhub.aggregates",
     "meterhub.web",
 ]
 

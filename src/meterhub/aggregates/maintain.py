@@ -1,0 +1,189 @@
+"""The processing step (order 50) that keeps the aggregates current as readings arrive.
+
+For each meter it recomputes exactly the local days whose figures the changed readings
+can move: the local days overlapping the dirty UTC days, widened to the days of the
+neighbouring reads on either side (a read landing in a gap changes the interpolated
+midnights all across that gap). The rows of those days are replaced, so the step is
+idempotent and late or re-delivered data converge on the same rows. Then the months of
+those days (from the day rows), the building and site totals of the site-days (from the
+day rows) and their months, and the site-days' collection statistics.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+
+from meterhub.aggregates import collection
+from meterhub.aggregates.consumption import Read, daily_consumption, local_day, local_midnight
+from meterhub.aggregates.models import MasterMeter, MeterDay, MeterMonth, TotalDay, TotalMonth
+from meterhub.aggregates.quantities import MAIN, registers_of
+from meterhub.aggregates.totals import totals
+from meterhub.assets.models import Meter, MeterInstallation, Site
+from meterhub.readings.models import Reading
+
+log = logging.getLogger(__name__)
+ONE_DAY = timedelta(days=1)
+READ_FIELDS = ("ts", "value", "raw_value", "multiplier", "quality", "unit")
+
+
+def bring_up_to_date(meter_days: list[tuple[int, date]]) -> None:
+    """The registered step: `meter_days` are (meter_id, UTC day) marked by ingest."""
+    by_meter: dict[int, list[date]] = defaultdict(list)
+    for meter_id, day in meter_days:
+        by_meter[meter_id].append(day)
+    site_days: set[tuple[int, date]] = set()
+    for meter in Meter.objects.filter(pk__in=by_meter).select_related("site").order_by("pk"):
+        days = recompute_meter(meter, by_meter[meter.pk])
+        site_days |= {(meter.site_id, d) for d in days}
+    refresh_sites(site_days)
+
+
+def refresh_sites(site_days: set[tuple[int, date]]) -> None:
+    sites = Site.objects.in_bulk({s for s, _d in site_days})
+    for site_id, day in sorted(site_days):
+        refresh_total_day(sites[site_id], day)
+    for site_id, month in sorted({(s, d.replace(day=1)) for s, d in site_days}):
+        refresh_total_month(sites[site_id], month)
+    for site_id, day in sorted(site_days):
+        collection.refresh(sites[site_id], day)
+
+
+def utc_runs(days: list[date]) -> list[tuple[datetime, datetime]]:
+    """Contiguous UTC days as [start, end) instants."""
+    runs: list[list[date]] = []
+    for day in sorted(set(days)):
+        if runs and day == runs[-1][1] + ONE_DAY:
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    return [(datetime.combine(a, time(0), UTC), datetime.combine(b + ONE_DAY, time(0), UTC)) for a, b in runs]
+
+
+@transaction.atomic
+def recompute_meter(meter: Meter, utc_days: list[date]) -> set[date]:
+    """Recompute the meter's days and months touched by changes on `utc_days`; returns the local days."""
+    Meter.objects.select_for_update().filter(pk=meter.pk).exists()  # one node at a time per meter
+    tz = ZoneInfo(meter.site.time_zone)
+    installs = list(MeterInstallation.objects.filter(meter=meter).order_by("valid_from")
+                    .values_list("valid_from", "valid_to", "premise__building_id"))
+    service = service_period(installs)
+    touched: set[date] = set()
+    for a, b in utc_runs(utc_days):
+        for quantity in registers_of(meter.kind):
+            touched |= recompute_register(meter, quantity, a, b, tz, service, installs)
+    refresh_meter_months(meter, {d.replace(day=1) for d in touched})
+    return touched
+
+
+def service_period(installs) -> tuple[datetime | None, datetime | None]:
+    """From the first installation to the last removal (None: still installed, or never recorded)."""
+    if not installs:
+        return None, None
+    ends = [to for _from, to, _b in installs]
+    return installs[0][0], (None if None in ends else max(ends))
+
+
+def building_on(installs, d0: datetime, d1: datetime) -> int | None:
+    overlapping = [b for start, end, b in installs if start < d1 and (end is None or end > d0)]
+    return overlapping[-1] if overlapping else None
+
+
+def recompute_register(meter: Meter, quantity: str, a: datetime, b: datetime, tz: ZoneInfo, service,
+                       installs) -> set[date]:
+    reads = Reading.objects.filter(meter_id=meter.pk, quantity=quantity).exclude(quality="suspect")
+    before = reads.filter(ts__lt=a).order_by("-ts").values_list("ts", flat=True).first()
+    after = reads.filter(ts__gte=b).order_by("ts").values_list("ts", flat=True).first()
+    first = local_day(before or a, tz)
+    last = local_day(after or (b - timedelta(microseconds=1)), tz)
+    d0, d1 = local_midnight(first, tz), local_midnight(last + ONE_DAY, tz)
+    rows = list(reads.filter(ts__gte=d0, ts__lte=d1).order_by("ts").values(*READ_FIELDS))
+    if before is not None:
+        rows[:0] = reads.filter(ts__lt=d0).order_by("-ts").values(*READ_FIELDS)[:1]
+    if after is not None:
+        rows += reads.filter(ts__gt=d1).order_by("ts").values(*READ_FIELDS)[:1]
+    unit = rows[-1]["unit"] if rows else ""
+    days = daily_consumption([Read(r["ts"], r["value"], r["raw_value"], r["multiplier"], r["quality"]) for r in rows],
+                             tz, first, last, service)
+    MeterDay.objects.filter(meter=meter, quantity=quantity, day__gte=first, day__lte=last).delete()
+    MeterDay.objects.bulk_create(
+        MeterDay(meter=meter, quantity=quantity, day=d.day, site_id=meter.site_id, kind=meter.kind,
+                 building_id=building_on(installs, local_midnight(d.day, tz), local_midnight(d.day + ONE_DAY, tz)),
+                 start_value=d.start, end_value=d.end, consumption=d.consumption, unit=unit,
+                 complete=d.complete, estimated_share=d.estimated_share, rollover=d.rollover,
+                 backwards=d.backwards, exchange=d.exchange, reads=d.reads, actual_reads=d.actual_reads,
+                 by_hour=d.by_hour)
+        for d in days)
+    return {first + timedelta(days=n) for n in range((last - first).days + 1)}
+
+
+def month_end(month: date) -> date:
+    return (month + timedelta(days=32)).replace(day=1) - ONE_DAY
+
+
+def refresh_meter_months(meter: Meter, months: set[date]) -> None:
+    for month in sorted(months):
+        rows = MeterDay.objects.filter(meter=meter, day__gte=month, day__lte=month_end(month)).order_by("day")
+        figures: dict[str, MeterMonth] = {}
+        shares: dict[str, list[float]] = defaultdict(list)
+        for row in rows:
+            m = figures.setdefault(row.quantity, MeterMonth(
+                meter=meter, quantity=row.quantity, month=month, site_id=row.site_id, kind=row.kind,
+                consumption=Decimal(0), unit=row.unit, complete=True))
+            m.consumption += row.consumption
+            m.days += 1
+            m.complete_days += row.complete
+            m.building_id = row.building_id  # where it served last in the month
+            m.rollover |= row.rollover
+            m.backwards |= row.backwards
+            m.exchange |= row.exchange
+            shares[row.quantity].append(row.estimated_share)
+        for quantity, m in figures.items():
+            m.complete = m.complete_days == (month_end(month) - month).days + 1
+            m.estimated_share = round(sum(shares[quantity]) / len(shares[quantity]), 4)
+        MeterMonth.objects.filter(meter=meter, month=month).delete()
+        MeterMonth.objects.bulk_create(figures.values())
+
+
+def masters_of(site: Site) -> dict[int, int | None]:
+    return dict(MasterMeter.objects.filter(site=site).values_list("meter_id", "building_id"))
+
+
+@transaction.atomic
+def refresh_total_day(site: Site, day: date) -> None:
+    Site.objects.select_for_update().filter(pk=site.pk).exists()  # one node at a time per site
+    rows = MeterDay.objects.filter(site=site, day=day, quantity__in=MAIN.values()).values(
+        "meter_id", "building_id", "kind", "consumption", "complete", "unit", "by_hour")
+    TotalDay.objects.filter(site=site, day=day).delete()
+    TotalDay.objects.bulk_create(TotalDay(site=site, day=day, **vars(f)) for f in totals(rows, masters_of(site)))
+
+
+@transaction.atomic
+def refresh_total_month(site: Site, month: date) -> None:
+    Site.objects.select_for_update().filter(pk=site.pk).exists()
+    rows = MeterMonth.objects.filter(site=site, month=month, quantity__in=MAIN.values()).values(
+        "meter_id", "building_id", "kind", "consumption", "complete", "unit")
+    TotalMonth.objects.filter(site=site, month=month).delete()
+    TotalMonth.objects.bulk_create(
+        TotalMonth(site=site, month=month, **{k: v for k, v in vars(f).items() if k != "by_hour"})
+        for f in totals(rows, masters_of(site)))
+
+
+def link_event_saved(sender, instance, created, **kwargs) -> None:
+    """A collector went on- or offline: its site's collection figures for that day may change."""
+    if not created or instance.collector_id is None:
+        return
+
+    def refresh():
+        try:
+            site = Site.objects.get(collectors=instance.collector_id)
+            collection.refresh(site, local_day(instance.at, ZoneInfo(site.time_zone)))
+        except Exception:  # the link event is recorded whatever happens here
+            log.exception("collection figures not refreshed after link event %s", instance.pk)
+
+    transaction.on_commit(refresh)
