@@ -100,7 +100,7 @@ def recompute_register(meter: Meter, quantity: str, a: datetime, b: datetime, tz
     before = reads.filter(ts__lt=a).order_by("-ts").values_list("ts", flat=True).first()
     after = reads.filter(ts__gte=b).order_by("ts").values_list("ts", flat=True).first()
     first = local_day(before or a, tz)
-    last = local_day(after or (b - timedelta(microseconds=1)), tz)
+    last = local_day((after or b) - timedelta(microseconds=1), tz)  # a read at midnight starts the next day
     d0, d1 = local_midnight(first, tz), local_midnight(last + ONE_DAY, tz)
     rows = list(reads.filter(ts__gte=d0, ts__lte=d1).order_by("ts").values(*READ_FIELDS))
     if before is not None:
