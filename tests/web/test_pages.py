@@ -140,7 +140,7 @@ def test_dashboard_counts(signed_in, collector, meter):
     response = client.get(reverse("dashboard"))
     assert response.context["meter_count"] == 1 and response.context["collector_count"] == 1
     assert response.context["collectors_online"] == 1  # two buses, one collector
-    assert response.context["meters_read_24h"] == 1
+    assert response.context["meters_online"] == 1
 
 
 def test_times_show_in_the_site_zone_and_forms_read_it(signed_in, collector, meter):

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -45,8 +46,6 @@ def _local(moment, tz_name: str):
 
 
 def _bold(sheet, text):
-    from openpyxl.cell import WriteOnlyCell
-
     cell = WriteOnlyCell(sheet, value=text)
     cell.font = Font(bold=True)
     return cell
@@ -63,3 +62,29 @@ def import_template_xlsx(columns, example: dict) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def report_xlsx(report, language: str = "en") -> bytes:
+    """Any report (aggregates/reports.py): the headings in bold, one row per report row,
+    numbers as numbers and days as dates so the sheet can be summed and filtered."""
+    from meterhub.aggregates.reports import DATE, MONTH, SHARE, plain
+
+    with override(language):
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet(str(report.title)[:31].replace("/", "-").replace(":", ""))
+        for i, column in enumerate(report.columns, start=1):
+            sheet.column_dimensions[get_column_letter(i)].width = max(10, len(str(column.label)) + 2)
+        sheet.freeze_panes = "A2"
+        sheet.append([_bold(sheet, str(c.label)) for c in report.columns])
+        formats = {DATE: "yyyy-mm-dd", MONTH: "yyyy-mm", SHARE: "0.0%"}
+        for row in report.rows:
+            cells = []
+            for column, value in zip(report.columns, row, strict=True):
+                cell = WriteOnlyCell(sheet, value=plain(value))
+                if column.kind in formats and value is not None:
+                    cell.number_format = formats[column.kind]
+                cells.append(cell)
+            sheet.append(cells)
+        out = io.BytesIO()
+        book.save(out)
+        return out.getvalue()

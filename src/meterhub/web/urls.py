@@ -13,6 +13,7 @@ from meterhub.web.views import (
     meter_data,
     operators,
     readings,
+    reports,
     seals,
 )
 from meterhub.web.views.registry import REGISTRIES, urlpatterns_for
@@ -45,7 +46,8 @@ urlpatterns = [
     path("alarms/<int:pk>/acknowledge/", alarms.alarm_acknowledge, name="alarm-acknowledge"),
     path("alarms/<int:pk>/clear/", alarms.alarm_clear, name="alarm-clear"),
     path("alarms/<int:pk>/investigate/", seals.case_from_alarm, name="alarm-investigate"),
-    path("reports/", console.reports, name="reports"),
+    path("reports/", reports.reports, name="reports"),
+    path("reports/export.<str:fmt>", reports.report_export, name="report-export"),
     path("reports/meter-register.xlsx", console.meter_register_export, name="report-meter-register"),
     path("readings/", readings.reading_history, name="reading-history"),
     path("readings/readings.csv", readings.reading_history_csv, name="reading-history-csv"),

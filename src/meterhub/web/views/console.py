@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -12,8 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from meterhub.accounts import roles
 from meterhub.accounts.models import AuditEntry
-from meterhub.assets.models import Collector, Customer, Meter, Site
-from meterhub.comms.models import BusLink, MeterCommStatus
+from meterhub.aggregates import dashboard as figures
+from meterhub.assets.models import Customer, Meter, MeterKind
 from meterhub.web.access import can, requires
 from meterhub.web.exports import meter_register_xlsx
 
@@ -22,16 +20,19 @@ from meterhub.web.exports import meter_register_xlsx
 def dashboard(request):
     request.section = "dashboard"
     meters_by_kind = dict(Meter.objects.filter(active=True).values_list("kind").annotate(n=Count("id")))
+    sites = figures.all_sites()
     context = {
-        "sites": Site.objects.annotate(n_meters=Count("meters", distinct=True),
-                                       n_collectors=Count("collectors", distinct=True)),
-        "collector_count": Collector.objects.count(),
+        "sites": sites,
+        "collector_count": sum(s.collectors for s in sites),
+        "collectors_online": sum(s.collectors_online for s in sites),
         "meter_count": sum(meters_by_kind.values()),
+        "meters_online": sum(s.meters_online for s in sites),
+        "expected_today": sum(s.collection.expected for s in sites),
+        "read_today": sum(s.collection.read for s in sites),
         "meters_by_kind": [(Meter(kind=k).get_kind_display(), n) for k, n in sorted(meters_by_kind.items())],
         "customer_count": Customer.objects.filter(active=True).count(),
-        "collectors_online": BusLink.objects.filter(online=True).values("collector").distinct().count(),
-        "meters_read_24h": MeterCommStatus.objects.filter(
-            last_success__gte=timezone.now() - timedelta(hours=24)).count(),
+        "open_alarms": figures.open_alarms(),
+        "kinds": dict(MeterKind.choices),
         # One line per import file, not one per imported row.
         "recent": AuditEntry.objects.exclude(action="import")[:10] if can(request.user, roles.AUDIT_VIEW) else [],
     }
@@ -54,12 +55,6 @@ def section_page(key: str):
         return render(request, "web/section.html", {"title": title, "summary": summary})
 
     return view
-
-
-@requires(roles.REPORTS_VIEW)
-def reports(request):
-    request.section = "reports"
-    return render(request, "web/reports.html", {"sites": Site.objects.all()})
 
 
 @requires(roles.REPORTS_VIEW)

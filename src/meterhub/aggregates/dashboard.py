@@ -1,0 +1,114 @@
+"""The dashboard's figures per site, from current state and the maintained aggregates.
+
+* a meter is online when it was read successfully within the last hour (the demo and most
+  read plans read every 15 minutes);
+* a collector is online when any of its bus links is up now;
+* today's collection rate is computed live (a few queries) so it is right even when
+  nothing has arrived for a while;
+* consumption today against yesterday compares both days up to the same hour: the last
+  whole hour for which today's figure is known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.apps import apps
+from django.utils import timezone
+
+from meterhub.aggregates import collection
+from meterhub.aggregates.consumption import local_day, local_midnight
+from meterhub.aggregates.models import TotalDay
+from meterhub.aggregates.quantities import UNITS
+from meterhub.assets.models import Collector, Meter, Site
+from meterhub.comms.models import BusLink, MeterCommStatus
+
+ONLINE_WITHIN = timedelta(hours=1)
+
+
+@dataclass
+class Usage:
+    kind: str
+    unit: str
+    today: float | None
+    yesterday: float | None
+    until: datetime | None  # both figures run from midnight to this local time
+
+    @property
+    def change(self) -> float | None:
+        if self.today is None or not self.yesterday:
+            return None
+        return self.today / self.yesterday - 1
+
+
+@dataclass
+class SiteFigures:
+    site: Site
+    meters: int
+    meters_online: int
+    collectors: int
+    collectors_online: int
+    collection: collection.Collection
+    usage: list[Usage] = field(default_factory=list)
+
+
+def compare_days(today: list, yesterday: list) -> tuple[int, float | None, float | None]:
+    """Hours known today (leading run), and both days' consumption up to that hour."""
+    hours = 0
+    while hours < len(today) and today[hours] is not None:
+        hours += 1
+    if hours == 0:
+        return 0, None, None
+    return hours, today[hours - 1], (yesterday[hours - 1] if hours <= len(yesterday) else None)
+
+
+def site_figures(site: Site, now: datetime | None = None) -> SiteFigures:
+    now = now or timezone.now()
+    tz = ZoneInfo(site.time_zone)
+    today = local_day(now, tz)
+    meter_ids = Meter.objects.filter(site=site, active=True).values("pk")
+    totals = {(t.kind, t.day): t for t in TotalDay.objects.filter(
+        site=site, building__isnull=True, day__in=[today, today - timedelta(days=1)])}
+    usage = []
+    for kind in sorted({k for k, _d in totals}):
+        now_row, then_row = totals.get((kind, today)), totals.get((kind, today - timedelta(days=1)))
+        hours, a, b = compare_days(now_row.by_hour if now_row else [], then_row.by_hour if then_row else [])
+        until = local_midnight(today, tz) + timedelta(hours=hours) if hours else None
+        usage.append(Usage(kind, (now_row or then_row).unit or UNITS.get(kind, ""), a, b,
+                           until.astimezone(tz) if until else None))
+    return SiteFigures(
+        site=site,
+        meters=len(meter_ids),
+        meters_online=MeterCommStatus.objects.filter(meter__in=meter_ids,
+                                                     last_success__gte=now - ONLINE_WITHIN).count(),
+        collectors=Collector.objects.filter(site=site, enabled=True).count(),
+        collectors_online=BusLink.objects.filter(collector__site=site, online=True)
+        .values("collector").distinct().count(),
+        collection=collection.compute(site, today, now),
+        usage=usage,
+    )
+
+
+def open_alarms() -> int:
+    """Open alarms, once an alarms app provides them (0 until then)."""
+    if not apps.is_installed("meterhub.alarms"):
+        return 0
+    try:
+        model = apps.get_model("alarms", "Alarm")
+    except LookupError:
+        return 0
+    manager = model.objects
+    if hasattr(manager, "open"):
+        return manager.open().count()
+    names = {f.name for f in model._meta.get_fields()}
+    if "closed_at" in names:
+        return manager.filter(closed_at__isnull=True).count()
+    if "status" in names:
+        return manager.exclude(status__in=("closed", "cleared", "resolved")).count()
+    return 0
+
+
+def all_sites(now: datetime | None = None) -> list[SiteFigures]:
+    return [site_figures(site, now) for site in Site.objects.order_by("code")]

@@ -1,0 +1,87 @@
+"""Collection statistics per site and local day: who was read, who was missed and why."""
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from meterhub.aggregates import collection
+from meterhub.aggregates.models import CollectionDay, Why
+from meterhub.assets.models import Collector
+from meterhub.comms.models import LinkEvent, MeterCommStatus
+
+pytestmark = pytest.mark.django_db
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DAY = date(2026, 3, 2)
+NOON = datetime(2026, 3, 2, 12, tzinfo=SHANGHAI)
+LATER = datetime(2026, 3, 5, tzinfo=UTC)
+
+
+def test_was_online():
+    assert collection.was_online("online", [])
+    assert collection.was_online("offline", ["refused", "online"])
+    assert not collection.was_online(None, ["offline"])
+    assert not collection.was_online("offline", [])
+
+
+def test_why_missing_order():
+    online = {1: True, 2: False}
+    assert collection.why_missing(ever_read=False, collector_id=1, online=online) == Why.NEVER_READ
+    assert collection.why_missing(ever_read=True, collector_id=None, online=online) == Why.NO_COLLECTOR
+    assert collection.why_missing(ever_read=True, collector_id=2, online=online) == Why.COLLECTOR_OFFLINE
+    assert collection.why_missing(ever_read=True, collector_id=1, online=online) == Why.METER_SILENT
+
+
+def link(collector, kind, at):
+    LinkEvent.objects.create(collector=collector, registration_id=collector.registration_id, kind=kind, at=at)
+
+
+def test_read_missing_and_why(site, collector, make_meter, feed):
+    read = make_meter("E1")
+    silent = make_meter("E2")
+    never = make_meter("E3")
+    far = Collector.objects.create(code="DTU-2", site=site, registration_id="REG-2")
+    offline = make_meter("E4")
+    offline.collector = far
+    offline.save()
+    make_meter("E5", installed=None)  # not installed: not expected
+    link(collector, "online", datetime(2026, 3, 1, tzinfo=UTC))
+    link(far, "online", datetime(2026, 3, 1, tzinfo=UTC))
+    link(far, "offline", datetime(2026, 3, 1, 12, tzinfo=UTC))  # down before the local day began
+    for m in (silent, offline):
+        MeterCommStatus.objects.create(meter=m, last_success=datetime(2026, 2, 28, tzinfo=UTC))
+    feed(read, [(NOON - timedelta(hours=1), 10), (NOON, 11)])
+    figures = CollectionDay.objects.get(site=site, day=DAY)
+    assert (figures.expected, figures.read, figures.share) == (4, 1, 0.25)
+    reasons = {m.meter.serial: m.reason for m in figures.missing.all()}
+    assert reasons == {"E2": Why.METER_SILENT, "E3": Why.NEVER_READ, "E4": Why.COLLECTOR_OFFLINE}
+    assert never.pk not in (read.pk, silent.pk)
+
+
+def test_estimated_reads_do_not_count_as_read(site, make_meter, feed):
+    meter = make_meter("E1")
+    feed(meter, [(NOON - timedelta(hours=1), 10), (NOON, 11)], quality="estimated")
+    assert CollectionDay.objects.get(site=site, day=DAY).read == 0
+
+
+def test_a_link_event_refreshes_its_sites_day(site, collector, make_meter, django_capture_on_commit_callbacks):
+    meter = make_meter("E1")
+    MeterCommStatus.objects.create(meter=meter, last_success=datetime(2026, 2, 28, tzinfo=UTC))
+    at = datetime(2026, 3, 2, 1, tzinfo=UTC)  # 09:00 in Shanghai
+    with django_capture_on_commit_callbacks(execute=True):
+        link(collector, "offline", at)
+    day = CollectionDay.objects.get(site=site, day=DAY)
+    assert [m.reason for m in day.missing.all()] == [Why.COLLECTOR_OFFLINE]
+    with django_capture_on_commit_callbacks(execute=True):
+        link(collector, "online", at + timedelta(hours=2))
+    assert [m.reason for m in day.missing.all()] == [Why.METER_SILENT]
+
+
+def test_today_is_judged_up_to_now(site, collector, make_meter):
+    meter = make_meter("E1")
+    MeterCommStatus.objects.create(meter=meter, last_success=datetime(2026, 2, 28, tzinfo=UTC))
+    link(collector, "offline", datetime(2026, 3, 1, tzinfo=UTC))
+    link(collector, "online", datetime(2026, 3, 2, 10, tzinfo=SHANGHAI))
+    assert collection.compute(site, DAY, now=datetime(2026, 3, 2, 9, tzinfo=SHANGHAI)).missing == \
+        [(meter.pk, Why.COLLECTOR_OFFLINE)]
+    assert collection.compute(site, DAY, now=LATER).missing == [(meter.pk, Why.METER_SILENT)]

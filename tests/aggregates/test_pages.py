@@ -1,0 +1,125 @@
+"""Dashboard figures and the reports page, its Excel and CSV files, through Django's test client."""
+
+import csv
+import io
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from openpyxl import load_workbook
+
+from meterhub.aggregates import dashboard
+from meterhub.aggregates.models import MasterMeter
+from meterhub.comms.models import BusLink, MeterCommStatus
+
+pytestmark = pytest.mark.django_db
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def hourly(first, last, per_hour):
+    out, ts = [], first
+    while ts <= last:
+        out.append((ts, per_hour * (ts - first) / timedelta(hours=1)))
+        ts += timedelta(hours=1)
+    return out
+
+
+@pytest.fixture
+def march(site, building, make_meter, feed):
+    """Two flats (2 and 3 kWh/h) and the building's master meter (6 kWh/h), 1-4 March."""
+    first, last = datetime(2026, 3, 1, tzinfo=SHANGHAI), datetime(2026, 3, 4, tzinfo=SHANGHAI)
+    a, b, master = make_meter("E101"), make_meter("E102"), make_meter("M1", unit="feed")
+    MasterMeter.objects.create(meter=master, site=site, building=building)
+    for meter, rate in ((a, 2), (b, 3), (master, 6)):
+        feed(meter, hourly(first, last, rate))
+    return a, b, master
+
+
+def query(**extra):
+    return {"site": "", "start": "2026-03-01", "end": "2026-03-03", "kind": "electricity", **extra}
+
+
+def test_compare_days_uses_the_hours_known_today():
+    assert dashboard.compare_days([1.0, 2.0, None], [2.0, 4.0, 6.0]) == (2, 2.0, 4.0)
+    assert dashboard.compare_days([None], [1.0]) == (0, None, None)
+
+
+def test_dashboard_figures_today_against_yesterday(site, collector, make_meter, feed, signed_in):
+    meter = make_meter("E1")
+    now = timezone.now().astimezone(SHANGHAI)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    feed(meter, hourly(midnight - timedelta(days=1), now, 1))  # 1 kWh an hour since yesterday's midnight
+    BusLink.objects.create(collector=collector, port=1, online=True, since=now, last_seen=now)
+    MeterCommStatus.objects.create(meter=meter, last_success=now, successes=1)
+    figures = dashboard.site_figures(site)
+    assert (figures.meters, figures.meters_online, figures.collectors, figures.collectors_online) == (1, 1, 1, 1)
+    assert (figures.collection.expected, figures.collection.read) == (1, 1)
+    (usage,) = figures.usage
+    hours = now.hour
+    if hours:  # after 01:00: both days up to the same whole hour
+        assert usage.today == usage.yesterday == hours and usage.change == 0
+    client, _ = signed_in("readonly")
+    response = client.get(reverse("dashboard"))
+    assert response.context["open_alarms"] == 0
+    assert response.context["read_today"] == 1 and response.context["meters_online"] == 1
+    assert 'id="open-alarms"' in response.content.decode()
+
+
+def test_daily_report_per_meter_on_screen(signed_in, site, march):
+    client, _ = signed_in("readonly")
+    page = client.get(reverse("reports"), query(site=site.pk, report="daily")).content.decode()
+    assert "E101" in page and "48" in page and "72" in page
+    assert page.count("<tr>") == 1 + 9  # heading + 3 meters x 3 days
+
+
+def test_building_totals_and_line_loss(signed_in, site, building, march):
+    client, _ = signed_in("readonly")
+    response = client.get(reverse("reports"), query(site=site.pk, report="daily", scope="building"))
+    rows = list(response.context["report"].rows)
+    assert rows[0] == [date(2026, 3, 1), "B1", 120.0, "kWh", 2, 2, 144.0, 24.0]
+    loss = client.get(reverse("reports"), query(site=site.pk, report="loss")).context["report"]
+    assert loss.rows == [["B1", 432.0, 360.0, 72.0, 1 / 6, "kWh", 3]]
+
+
+def test_excel_export_holds_the_figures(signed_in, site, march):
+    client, _ = signed_in("readonly")
+    response = client.get(reverse("report-export", args=["xlsx"]), query(site=site.pk, report="monthly"))
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="monthly-north-20260301-20260303.xlsx"'
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:5] == ("Month", "Meter", "Building", "Register", "Consumption")
+    figures = {r[1]: r[4] for r in rows[1:]}
+    assert figures == {"E101": 144, "E102": 216, "M1": 432}  # 1-4 March: three complete days and the 4th's midnight
+    assert sheet.cell(2, 1).number_format == "yyyy-mm"
+
+
+def test_csv_export_and_chinese_headings(signed_in, site, march):
+    client, _ = signed_in("readonly")
+    response = client.get(reverse("report-export", args=["csv"]), query(site=site.pk, report="top"),
+                          HTTP_ACCEPT_LANGUAGE="zh-hans")
+    text = response.content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[1][:4] == ["1", "E102", "B1", "216.0"]  # the master meter is not a consumer
+    assert [r[1] for r in rows[1:]] == ["E102", "E101"]
+    client.cookies.load({"django_language": "zh-hans"})
+    page = client.get(reverse("reports"), query(site=site.pk, report="top")).content.decode()
+    assert "用量排名" in page
+
+
+def test_collection_report_and_missing_meters(signed_in, site, march, make_meter):
+    make_meter("E9")  # installed, never read
+    client, _ = signed_in("readonly")
+    # a later reading of any meter recomputes that day's collection figures
+    report = client.get(reverse("reports"), query(site=site.pk, report="collection")).context["report"]
+    first = list(report.rows)[0]
+    assert first[:3] == [date(2026, 3, 1), 3, 3]
+
+
+def test_bad_criteria_are_refused_with_a_reason(signed_in, site):
+    client, _ = signed_in("readonly")
+    response = client.get(reverse("reports"), query(site=site.pk, start="2026-03-05", end="2026-03-01"))
+    assert "The start date is after the end date" in response.content.decode()
+    assert client.get(reverse("report-export", args=["xlsx"]), query(site=site.pk, meter="NOPE")).status_code == 400
