@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "decode": ("meterhub.cli.decode:decode", "Decode a frame (hex or JSON) and print it as JSON."),
     "bench": ("meterhub.cli.bench:bench", "Run a benchmark and print its figures as JSON."),
     "seal": ("meterhub.cli.seal:seal", "Check seal codes; seal keys, stock and labels."),
+    "aggregates": ("meterhub.cli.aggregates:aggregates", "Rebuild consumption figures; mark master meters."),
 }
 
 

@@ -1,0 +1,82 @@
+"""`meterhub aggregates`: rebuild the derived figures, mark master meters."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, timedelta
+
+import click
+
+from meterhub.cli import setup_django
+
+
+@click.group()
+def aggregates():
+    """Daily/monthly consumption, building and site totals, collection statistics.
+
+    They are kept current as readings arrive; these commands rebuild them (after an
+    import of old readings with processing off, or a change of master meters).
+    """
+
+
+@aggregates.command()
+@click.option("--site", "site_code", help="Only this site (its code).")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First day (UTC), YYYY-MM-DD.")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day (UTC); default today.")
+def rebuild(site_code, start, end):
+    """Recompute every meter's days from --from to --to, then the totals and collection figures."""
+    setup_django()
+    from django.utils import timezone
+
+    from meterhub.aggregates import maintain
+    from meterhub.assets.models import Meter
+
+    first = start.date()
+    last = end.date() if end else timezone.now().date()
+    if last < first:
+        raise click.BadParameter("--to is before --from")
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    meters = Meter.objects.select_related("site").order_by("pk")
+    if site_code:
+        meters = meters.filter(site__code=site_code)
+    site_days: set[tuple[int, date]] = set()
+    with click.progressbar(list(meters), label="meters", file=sys.stderr) as bar:
+        for meter in bar:
+            site_days |= {(meter.site_id, d) for d in maintain.recompute_meter(meter, days)}
+    maintain.refresh_sites(site_days)
+    click.echo(f"rebuilt {meters.count()} meters, {len(site_days)} site-days")
+
+
+@aggregates.command()
+@click.argument("serial")
+@click.option("--building", "building_code", help="The building it feeds; leave out for the site's incoming supply.")
+@click.option("--remove", is_flag=True, help="It is no longer a master meter.")
+def master(serial, building_code, remove):
+    """Mark meter SERIAL as a master meter (line loss = master - sum of the premises' meters)."""
+    setup_django()
+    from django.db import transaction
+
+    from meterhub.accounts import audit
+    from meterhub.aggregates import maintain
+    from meterhub.aggregates.models import MasterMeter, MeterDay
+    from meterhub.assets.models import Building, Meter
+
+    meter = Meter.objects.filter(serial=serial).select_related("site").first()
+    if meter is None:
+        raise click.ClickException(f"no meter {serial}")
+    with transaction.atomic():
+        if remove:
+            MasterMeter.objects.filter(meter=meter).delete()
+            audit.record("master_meter_removed", meter, {"master": [True, False]})
+        else:
+            building = None
+            if building_code:
+                building = Building.objects.filter(site=meter.site, code=building_code).first()
+                if building is None:
+                    raise click.ClickException(f"no building {building_code} on site {meter.site.code}")
+            MasterMeter.objects.update_or_create(meter=meter, defaults={"site": meter.site, "building": building})
+            audit.record("master_meter", meter, {"feeds": [None, building_code or meter.site.code]})
+    site_days = {(meter.site_id, d) for d in MeterDay.objects.filter(meter=meter).values_list("day", flat=True)}
+    maintain.refresh_sites(site_days)
+    click.echo(f"{serial}: {'not a master meter' if remove else 'master meter of ' + (building_code or 'the site')}"
+               f"; {len(site_days)} days of totals recomputed")
