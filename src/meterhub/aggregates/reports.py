@@ -207,7 +207,7 @@ def line_loss(c: Criteria) -> Report:
     return Report("loss", _("Line loss: master meters against their sub-meters"), [
         Column(_("Building")), Column(_("Master meter"), NUMBER), Column(_("Sum of sub-meters"), NUMBER),
         Column(_("Line loss"), NUMBER), Column(_("Loss share"), SHARE), Column(_("Unit")), Column(_("Days"), NUMBER),
-    ], out, notes=[_("A master meter is marked per building (or for the whole site) in the master meter list.")])
+    ], out, notes=[_("Master meters are marked with: meterhub aggregates master SERIAL --building CODE")])
 
 
 REPORTS: dict[str, tuple[str, Callable[[Criteria], Report]]] = {
