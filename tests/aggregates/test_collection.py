@@ -85,3 +85,14 @@ def test_today_is_judged_up_to_now(site, collector, make_meter):
     assert collection.compute(site, DAY, now=datetime(2026, 3, 2, 9, tzinfo=SHANGHAI)).missing == \
         [(meter.pk, Why.COLLECTOR_OFFLINE)]
     assert collection.compute(site, DAY, now=LATER).missing == [(meter.pk, Why.METER_SILENT)]
+
+
+def test_no_collection_figures_for_a_day_not_begun(site, make_meter, feed, monkeypatch):
+    from meterhub.aggregates import maintain
+
+    monkeypatch.setattr(maintain.timezone, "now", lambda: NOON)  # 04:00 UTC on 2 March
+    meter = make_meter("E1")
+    # UTC 2 March runs into local 3 March (from 16:00 UTC), which has not begun at NOON
+    feed(meter, [(NOON - timedelta(hours=2), 1), (NOON - timedelta(hours=1), 2)])
+    assert CollectionDay.objects.get(site=site, day=DAY).read == 1
+    assert not CollectionDay.objects.filter(site=site, day=date(2026, 3, 3)).exists()

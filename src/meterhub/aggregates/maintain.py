@@ -18,6 +18,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.utils import timezone
 
 from meterhub.aggregates import collection
 from meterhub.aggregates.consumption import Read, daily_consumption, local_day, local_midnight
@@ -50,8 +51,11 @@ def refresh_sites(site_days: set[tuple[int, date]]) -> None:
         refresh_total_day(sites[site_id], day)
     for site_id, month in sorted({(s, d.replace(day=1)) for s, d in site_days}):
         refresh_total_month(sites[site_id], month)
+    now = timezone.now()
     for site_id, day in sorted(site_days):
-        collection.refresh(sites[site_id], day)
+        site = sites[site_id]
+        if local_midnight(day, ZoneInfo(site.time_zone)) <= now:  # a day not begun has no collection yet
+            collection.refresh(site, day)
 
 
 def utc_runs(days: list[date]) -> list[tuple[datetime, datetime]]:
