@@ -50,6 +50,7 @@ class Read:
     raw_value: Decimal
     multiplier: Decimal = Decimal(1)
     quality: str = "actual"
+    unit: str = ""
 
 
 @dataclass
@@ -59,6 +60,7 @@ class DayConsumption:
     end: Decimal | None
     consumption: Decimal
     complete: bool  # both ends known
+    unit: str
     reads: int  # reads inside the day
     actual_reads: int
     estimated_share: float  # of the reads the figure rests on, the share estimated or edited
@@ -177,6 +179,7 @@ def daily_consumption(reads: Sequence[Read], tz: ZoneInfo, first_day: date, last
         falls = {kind for t0, t1, kind in series.falls if t0 < d1 and t1 > d0}
         out.append(DayConsumption(
             day=this, start=start, end=end, consumption=max(end - start, Decimal(0)), complete=complete,
+            unit=series.reads[max(used)].unit,
             reads=len(inside), actual_reads=sum(1 for i in inside if series.reads[i].quality == "actual"),
             estimated_share=round(sum(1 for i in used if series.reads[i].quality in ESTIMATED) / len(used), 4),
             rollover="rollover" in falls, backwards="backwards" in falls, exchange=exchange,

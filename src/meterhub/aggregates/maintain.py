@@ -12,12 +12,14 @@ day rows) and their months, and the site-days' collection statistics.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from meterhub.aggregates import collection
@@ -31,6 +33,7 @@ from meterhub.readings.models import Reading
 log = logging.getLogger(__name__)
 ONE_DAY = timedelta(days=1)
 READ_FIELDS = ("ts", "value", "raw_value", "multiplier", "quality", "unit")
+MARGIN = timedelta(days=2)  # read this much around a run of dirty days: the neighbours are usually inside
 
 
 def bring_up_to_date(meter_days: list[tuple[int, date]]) -> None:
@@ -77,10 +80,28 @@ def recompute_meter(meter: Meter, utc_days: list[date]) -> set[date]:
     installs = list(MeterInstallation.objects.filter(meter=meter).order_by("valid_from")
                     .values_list("valid_from", "valid_to", "premise__building_id"))
     service = service_period(installs)
+    quantities = registers_of(meter.kind)
     touched: set[date] = set()
     for a, b in utc_runs(utc_days):
-        for quantity in registers_of(meter.kind):
-            touched |= recompute_register(meter, quantity, a, b, tz, service, installs)
+        # One query for every register around the run; exact look-ups only across long gaps.
+        lo, hi = a - MARGIN, b + MARGIN
+        window: dict[str, list[Read]] = defaultdict(list)
+        for r in _reads(meter.pk, quantities).filter(ts__gte=lo, ts__lte=hi).order_by("quantity", "ts") \
+                .values("quantity", *READ_FIELDS):
+            window[r["quantity"]].append(_read(r))
+        later = dict(_reads(meter.pk, [q for q in quantities if not window[q] or window[q][-1].ts < b])
+                     .filter(ts__gt=hi).order_by().values("quantity").annotate(ts=Min("ts"))
+                     .values_list("quantity", "ts"))  # usually none: live data ends inside the window
+        replaced, rows = Q(pk__in=[]), []
+        for quantity in quantities:
+            first, last, reads = _span(meter.pk, quantity, window[quantity], a, b, lo, hi, tz,
+                                       later_read=quantity in later)
+            replaced |= Q(quantity=quantity, day__gte=first, day__lte=last)
+            rows += [_meter_day(meter, quantity, d, tz, installs) for d in
+                     daily_consumption(reads, tz, first, last, service)]
+            touched |= {first + timedelta(days=n) for n in range((last - first).days + 1)}
+        MeterDay.objects.filter(replaced, meter=meter).delete()
+        MeterDay.objects.bulk_create(rows)
     refresh_meter_months(meter, {d.replace(day=1) for d in touched})
     return touched
 
@@ -98,32 +119,54 @@ def building_on(installs, d0: datetime, d1: datetime) -> int | None:
     return overlapping[-1] if overlapping else None
 
 
-def recompute_register(meter: Meter, quantity: str, a: datetime, b: datetime, tz: ZoneInfo, service,
-                       installs) -> set[date]:
-    reads = Reading.objects.filter(meter_id=meter.pk, quantity=quantity).exclude(quality="suspect")
-    before = reads.filter(ts__lt=a).order_by("-ts").values_list("ts", flat=True).first()
-    after = reads.filter(ts__gte=b).order_by("ts").values_list("ts", flat=True).first()
-    first = local_day(before or a, tz)
-    last = local_day((after or b) - timedelta(microseconds=1), tz)  # a read at midnight starts the next day
+def _reads(meter_id: int, quantities):
+    return Reading.objects.filter(meter_id=meter_id, quantity__in=quantities).exclude(quality="suspect")
+
+
+def _read(r: dict) -> Read:
+    return Read(r["ts"], r["value"], r["raw_value"], r["multiplier"], r["quality"], r["unit"])
+
+
+def _last_before(meter_id: int, quantity: str, moment: datetime) -> Read | None:
+    r = _reads(meter_id, [quantity]).filter(ts__lt=moment).order_by("-ts").values(*READ_FIELDS).first()
+    return r and _read(r)
+
+
+def _first_after(meter_id: int, quantity: str, moment: datetime) -> Read | None:
+    r = _reads(meter_id, [quantity]).filter(ts__gt=moment).order_by("ts").values(*READ_FIELDS).first()
+    return r and _read(r)
+
+
+def _span(meter_id: int, quantity: str, window: list[Read], a: datetime, b: datetime, lo: datetime,
+          hi: datetime, tz: ZoneInfo, later_read: bool = True) -> tuple[date, date, list[Read]]:
+    """The local days a change in [a, b) can move -- from the day of the read before it to the
+    day of the read after it -- and the reads that decide them (with one neighbour each side).
+    `window` holds the register's reads in [lo, hi]; `later_read` says whether any lies after hi."""
+    times = [r.ts for r in window]
+    i, j = bisect_left(times, a), bisect_left(times, b)
+    before = window[i - 1] if i > 0 else _last_before(meter_id, quantity, lo)
+    after = window[j] if j < len(window) else (_first_after(meter_id, quantity, hi) if later_read else None)
+    first = local_day(before.ts if before else a, tz)
+    last = local_day((after.ts if after else b) - timedelta(microseconds=1), tz)  # a read at midnight starts the next day
     d0, d1 = local_midnight(first, tz), local_midnight(last + ONE_DAY, tz)
-    rows = list(reads.filter(ts__gte=d0, ts__lte=d1).order_by("ts").values(*READ_FIELDS))
-    if before is not None:
-        rows[:0] = reads.filter(ts__lt=d0).order_by("-ts").values(*READ_FIELDS)[:1]
-    if after is not None:
-        rows += reads.filter(ts__gt=d1).order_by("ts").values(*READ_FIELDS)[:1]
-    unit = rows[-1]["unit"] if rows else ""
-    days = daily_consumption([Read(r["ts"], r["value"], r["raw_value"], r["multiplier"], r["quality"]) for r in rows],
-                             tz, first, last, service)
-    MeterDay.objects.filter(meter=meter, quantity=quantity, day__gte=first, day__lte=last).delete()
-    MeterDay.objects.bulk_create(
-        MeterDay(meter=meter, quantity=quantity, day=d.day, site_id=meter.site_id, kind=meter.kind,
-                 building_id=building_on(installs, local_midnight(d.day, tz), local_midnight(d.day + ONE_DAY, tz)),
-                 start_value=d.start, end_value=d.end, consumption=d.consumption, unit=unit,
-                 complete=d.complete, estimated_share=d.estimated_share, rollover=d.rollover,
-                 backwards=d.backwards, exchange=d.exchange, reads=d.reads, actual_reads=d.actual_reads,
-                 by_hour=d.by_hour)
-        for d in days)
-    return {first + timedelta(days=n) for n in range((last - first).days + 1)}
+    if d0 < lo or d1 > hi:  # a long gap: read the whole span
+        rows = _reads(meter_id, [quantity]).filter(ts__gte=d0, ts__lte=d1).order_by("ts").values(*READ_FIELDS)
+        inside = [_read(r) for r in rows]
+        k0, k1, window = 0, len(inside), inside
+    else:
+        k0, k1 = bisect_left(times, d0), bisect_right(times, d1)
+    prefix = window[k0 - 1:k0] if k0 > 0 else ([] if before is None else [_last_before(meter_id, quantity, d0)])
+    suffix = window[k1:k1 + 1] if k1 < len(window) else ([] if after is None else [_first_after(meter_id, quantity, d1)])
+    return first, last, [r for r in prefix + window[k0:k1] + suffix if r is not None]
+
+
+def _meter_day(meter: Meter, quantity: str, d, tz: ZoneInfo, installs) -> MeterDay:
+    return MeterDay(
+        meter=meter, quantity=quantity, day=d.day, site_id=meter.site_id, kind=meter.kind,
+        building_id=building_on(installs, local_midnight(d.day, tz), local_midnight(d.day + ONE_DAY, tz)),
+        start_value=d.start, end_value=d.end, consumption=d.consumption, unit=d.unit,
+        complete=d.complete, estimated_share=d.estimated_share, rollover=d.rollover, backwards=d.backwards,
+        exchange=d.exchange, reads=d.reads, actual_reads=d.actual_reads, by_hour=d.by_hour)
 
 
 def month_end(month: date) -> date:
