@@ -77,6 +77,19 @@ def test_a_link_event_refreshes_its_sites_day(site, collector, make_meter, djang
     assert [m.reason for m in day.missing.all()] == [Why.METER_SILENT]
 
 
+def test_the_head_ends_link_records_refresh_the_day(site, collector, make_meter, django_capture_on_commit_callbacks):
+    from meterhub.comms.store import record_links
+    from meterhub.headend.records import LinkRecord
+
+    meter = make_meter("E1")
+    MeterCommStatus.objects.create(meter=meter, last_success=datetime(2026, 2, 28, tzinfo=UTC))
+    at = datetime(2026, 3, 2, 1, tzinfo=UTC)
+    with django_capture_on_commit_callbacks(execute=True):
+        record_links([LinkRecord(at, collector.registration_id, 1, "online")])
+    day = CollectionDay.objects.get(site=site, day=DAY)
+    assert [m.reason for m in day.missing.all()] == [Why.METER_SILENT]
+
+
 def test_today_is_judged_up_to_now(site, collector, make_meter):
     meter = make_meter("E1")
     MeterCommStatus.objects.create(meter=meter, last_success=datetime(2026, 2, 28, tzinfo=UTC))

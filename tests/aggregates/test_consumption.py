@@ -19,8 +19,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 D = Decimal
 
 
-def read(ts, value, quality="actual", multiplier=D(1)):
-    value = D(value)
+def read(ts, value, quality="actual", multiplier=1):
+    value, multiplier = D(value), D(multiplier)
     return Read(ts, value * multiplier, value, multiplier, quality)
 
 
@@ -131,8 +131,8 @@ steps = st.lists(st.tuples(st.integers(1, 3 * 24 * 60), st.decimals(0, 500, plac
 zones = st.sampled_from([UTC, SHANGHAI, ZoneInfo("America/New_York"), ZoneInfo("Europe/Paris")])
 
 
-def series(increments, origin=D(1000)):
-    reads, ts, value = [], START, origin
+def series(increments, origin=1000):
+    reads, ts, value = [], START, D(origin)
     for minutes, delta in increments:
         ts += timedelta(minutes=minutes)
         value += delta
@@ -161,7 +161,7 @@ def test_days_sum_to_the_total_difference(increments, tz):
 @given(steps, zones)
 def test_a_rollover_anywhere_does_not_change_the_total(increments, tz):
     capacity = D(1_000_000)
-    reads = series(increments, origin=capacity - D(2000))
+    reads = series(increments, origin=capacity - 2000)
     wrapped = [Read(r.ts, r.value % capacity, r.raw_value % capacity, r.multiplier) for r in reads]
     days = daily_consumption(wrapped, tz, *day_range(reads, tz))
     assert sum(d.consumption for d in days) == reads[-1].value - reads[0].value

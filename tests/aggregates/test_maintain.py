@@ -1,6 +1,6 @@
 """The processing step keeps meter days, months, totals and collection figures current."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 

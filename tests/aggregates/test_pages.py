@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 from openpyxl import load_workbook
 
 from meterhub.aggregates import dashboard
@@ -46,25 +45,34 @@ def test_compare_days_uses_the_hours_known_today():
     assert dashboard.compare_days([None], [1.0]) == (0, None, None)
 
 
-def test_dashboard_figures_today_against_yesterday(site, collector, make_meter, feed, signed_in):
+def test_dashboard_figures_today_against_yesterday(site, collector, make_meter, feed):
     meter = make_meter("E1")
-    now = timezone.now().astimezone(SHANGHAI)
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    feed(meter, hourly(midnight - timedelta(days=1), now, 1))  # 1 kWh an hour since yesterday's midnight
+    now = datetime(2026, 3, 2, 14, 40, tzinfo=SHANGHAI)
+    yesterday = datetime(2026, 3, 1, tzinfo=SHANGHAI)
+    # 1 kWh an hour yesterday, 2 an hour today, read every hour up to 14:00
+    feed(meter, hourly(yesterday, yesterday + timedelta(days=1), 1) +
+         [(ts, 24 + v) for ts, v in hourly(yesterday + timedelta(days=1), now, 2)[1:]])
     BusLink.objects.create(collector=collector, port=1, online=True, since=now, last_seen=now)
-    MeterCommStatus.objects.create(meter=meter, last_success=now, successes=1)
-    figures = dashboard.site_figures(site)
+    MeterCommStatus.objects.create(meter=meter, last_success=now - timedelta(minutes=40), successes=1)
+    figures = dashboard.site_figures(site, now=now)
     assert (figures.meters, figures.meters_online, figures.collectors, figures.collectors_online) == (1, 1, 1, 1)
-    assert (figures.collection.expected, figures.collection.read) == (1, 1)
+    assert (figures.collection.expected, figures.collection.read, figures.collection.share) == (1, 1, 1.0)
     (usage,) = figures.usage
-    hours = now.hour
-    if hours:  # after 01:00: both days up to the same whole hour
-        assert usage.today == usage.yesterday == hours and usage.change == 0
+    assert (usage.kind, usage.unit, usage.today, usage.yesterday) == ("electricity", "kWh", 28.0, 14.0)
+    assert usage.until == datetime(2026, 3, 2, 14, tzinfo=SHANGHAI) and usage.change == 1.0
+    later = dashboard.site_figures(site, now=now + timedelta(hours=2))
+    assert later.meters_online == 0  # not read for more than an hour
+
+
+def test_dashboard_page(signed_in, site, collector, make_meter):
+    make_meter("E1")
     client, _ = signed_in("readonly")
     response = client.get(reverse("dashboard"))
     assert response.context["open_alarms"] == 0
-    assert response.context["read_today"] == 1 and response.context["meters_online"] == 1
-    assert 'id="open-alarms"' in response.content.decode()
+    assert (response.context["read_today"], response.context["expected_today"]) == (0, 1)
+    page = response.content.decode()
+    assert 'id="open-alarms"' in page and reverse("section-alarms") in page
+    assert "North Estate" in page
 
 
 def test_daily_report_per_meter_on_screen(signed_in, site, march):

@@ -28,6 +28,7 @@ from meterhub.aggregates.models import MasterMeter, MeterDay, MeterMonth, TotalD
 from meterhub.aggregates.quantities import MAIN, registers_of
 from meterhub.aggregates.totals import totals
 from meterhub.assets.models import Meter, MeterInstallation, Site
+from meterhub.comms.models import LinkEvent
 from meterhub.readings.models import Reading
 
 log = logging.getLogger(__name__)
@@ -221,16 +222,19 @@ def refresh_total_month(site: Site, month: date) -> None:
         for f in totals(rows, masters_of(site)))
 
 
-def link_event_saved(sender, instance, created, **kwargs) -> None:
-    """A collector went on- or offline: its site's collection figures for that day may change."""
-    if not created or instance.collector_id is None:
+def link_changed(sender, instance, **kwargs) -> None:
+    """A collector went on- or offline (a LinkEvent, or the BusLink state the head-end keeps
+    beside its bulk-written events): its site's collection figures for that day may change."""
+    collector_id = instance.collector_id
+    at = instance.at if isinstance(instance, LinkEvent) else instance.last_seen
+    if collector_id is None:
         return
 
     def refresh():
         try:
-            site = Site.objects.get(collectors=instance.collector_id)
-            collection.refresh(site, local_day(instance.at, ZoneInfo(site.time_zone)))
-        except Exception:  # the link event is recorded whatever happens here
-            log.exception("collection figures not refreshed after link event %s", instance.pk)
+            site = Site.objects.get(collectors=collector_id)
+            collection.refresh(site, local_day(at, ZoneInfo(site.time_zone)))
+        except Exception:  # the link change is recorded whatever happens here
+            log.exception("collection figures not refreshed after a link change of collector %s", collector_id)
 
     transaction.on_commit(refresh)

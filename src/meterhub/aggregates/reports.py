@@ -15,7 +15,15 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext_lazy as _
 
-from meterhub.aggregates.models import CollectionDay, MeterDay, MeterMonth, MissingMeter, TotalDay, TotalMonth, Why
+from meterhub.aggregates.models import (
+    CollectionDay,
+    MeterDay,
+    MeterMonth,
+    MissingMeter,
+    TotalDay,
+    TotalMonth,
+    Why,
+)
 from meterhub.aggregates.quantities import MAIN, UNITS
 from meterhub.assets.models import Building, Meter, Site
 from meterhub.readings.quantities import label

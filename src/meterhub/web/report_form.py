@@ -9,8 +9,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from meterhub.aggregates.reports import REPORTS, Criteria
 from meterhub.aggregates.quantities import REGISTERS
+from meterhub.aggregates.reports import REPORTS, Criteria
 from meterhub.assets.models import Building, Meter, MeterKind, Site
 from meterhub.readings.quantities import label
 
