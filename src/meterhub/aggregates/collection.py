@@ -96,6 +96,7 @@ def collectors_online(site: Site, start: datetime, end: datetime) -> dict[int, b
 @transaction.atomic
 def refresh(site: Site, day: date, now: datetime | None = None) -> Collection:
     """Compute and store one site-day (replacing what was stored)."""
+    Site.objects.select_for_update().filter(pk=site.pk).exists()  # one writer per site at a time
     figures = compute(site, day, now)
     row, _created = CollectionDay.objects.update_or_create(
         site=site, day=day, defaults={"expected": figures.expected, "read": figures.read})
