@@ -131,3 +131,34 @@ def test_bad_criteria_are_refused_with_a_reason(signed_in, site):
     response = client.get(reverse("reports"), query(site=site.pk, start="2026-03-05", end="2026-03-01"))
     assert "The start date is after the end date" in response.content.decode()
     assert client.get(reverse("report-export", args=["xlsx"]), query(site=site.pk, meter="NOPE")).status_code == 400
+
+
+def test_master_meters_page_marks_and_removes(signed_in, site, building, march):
+    from meterhub.accounts.models import AuditEntry
+    from meterhub.aggregates.models import TotalDay
+
+    a, _b, master = march
+    client, _ = signed_in("operator")
+    response = client.post(reverse("master-meter-list"), {"meter": "E101", "building": building.pk})
+    assert response.status_code == 302
+    day = TotalDay.objects.get(building=building, day=date(2026, 3, 1))
+    assert (day.consumption, day.master) == (72, 144 + 48)  # E102 alone; M1 and E101 both masters
+    assert AuditEntry.objects.filter(action="master_meter", object_repr="E101").exists()
+    row = MasterMeter.objects.get(meter=a)
+    client.post(reverse("master-meter-remove", args=[row.pk]))
+    assert TotalDay.objects.get(building=building, day=date(2026, 3, 1)).master == 144
+    page = client.get(reverse("master-meter-list")).content.decode()
+    assert "M1" in page and "E101" not in page.split('id="master-meters"')[1].split("</table>")[0]
+    response = client.post(reverse("master-meter-list"), {"meter": "NOPE"})
+    assert "No meter NOPE" in response.content.decode()
+
+
+def test_master_meter_of_another_sites_building_is_refused(signed_in, building, make_meter):
+    from meterhub.assets.models import Site
+
+    far = Site.objects.create(code="far", name="Far", time_zone="UTC")
+    make_meter("X1", site=far)
+    client, _ = signed_in("operator")
+    response = client.post(reverse("master-meter-list"), {"meter": "X1", "building": building.pk})
+    assert "different sites" in response.content.decode()
+    assert not MasterMeter.objects.exists()

@@ -215,7 +215,7 @@ def line_loss(c: Criteria) -> Report:
     return Report("loss", _("Line loss: master meters against their sub-meters"), [
         Column(_("Building")), Column(_("Master meter"), NUMBER), Column(_("Sum of sub-meters"), NUMBER),
         Column(_("Line loss"), NUMBER), Column(_("Loss share"), SHARE), Column(_("Unit")), Column(_("Days"), NUMBER),
-    ], out, notes=[_("Master meters are marked with: meterhub aggregates master SERIAL --building CODE")])
+    ], out, notes=[_("Master meters are set in Settings > Master meters.")])
 
 
 REPORTS: dict[str, tuple[str, Callable[[Criteria], Report]]] = {

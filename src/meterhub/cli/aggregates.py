@@ -54,29 +54,24 @@ def rebuild(site_code, start, end):
 def master(serial, building_code, remove):
     """Mark meter SERIAL as a master meter (line loss = master - sum of the premises' meters)."""
     setup_django()
-    from django.db import transaction
+    from django.core.exceptions import ValidationError
 
-    from meterhub.accounts import audit
-    from meterhub.aggregates import maintain
-    from meterhub.aggregates.models import MasterMeter, MeterDay
+    from meterhub.aggregates import masters
     from meterhub.assets.models import Building, Meter
 
     meter = Meter.objects.filter(serial=serial).select_related("site").first()
     if meter is None:
         raise click.ClickException(f"no meter {serial}")
-    with transaction.atomic():
+    building = None
+    if building_code:
+        building = Building.objects.filter(site=meter.site, code=building_code).first()
+        if building is None:
+            raise click.ClickException(f"no building {building_code} on site {meter.site.code}")
+    try:
         if remove:
-            MasterMeter.objects.filter(meter=meter).delete()
-            audit.record("master_meter_removed", meter, {"master": [True, False]})
+            masters.unmark(meter)
         else:
-            building = None
-            if building_code:
-                building = Building.objects.filter(site=meter.site, code=building_code).first()
-                if building is None:
-                    raise click.ClickException(f"no building {building_code} on site {meter.site.code}")
-            MasterMeter.objects.update_or_create(meter=meter, defaults={"site": meter.site, "building": building})
-            audit.record("master_meter", meter, {"feeds": [None, building_code or meter.site.code]})
-    site_days = {(meter.site_id, d) for d in MeterDay.objects.filter(meter=meter).values_list("day", flat=True)}
-    maintain.refresh_sites(site_days)
-    click.echo(f"{serial}: {'not a master meter' if remove else 'master meter of ' + (building_code or 'the site')}"
-               f"; {len(site_days)} days of totals recomputed")
+            masters.mark(meter, building)
+    except ValidationError as exc:
+        raise click.ClickException("; ".join(exc.messages)) from exc
+    click.echo(f"{serial}: {'not a master meter' if remove else 'master meter of ' + (building_code or 'the site')}")
