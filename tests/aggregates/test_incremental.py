@@ -57,3 +57,34 @@ def test_shuffled_chunked_delivery_converges_on_the_full_computation(seed, make_
     assert site_days == {d.day: d.consumption for d in expected}
     assert sum(months.values()) == sum(d.consumption for d in expected)
     assert min(months) == date(2026, 3, 1)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_many_meters_in_one_batch_each_get_their_own_figures(seed, make_meter, feed, site):
+    """Meters read at the same instants share dirty days and are recomputed together."""
+    from meterhub.assets.models import Site
+
+    rng = random.Random(100 + seed)
+    utc_site = Site.objects.create(code="greenwich", name="Greenwich", time_zone="UTC")
+    meters = [make_meter(f"E{n}") for n in range(3)] + [make_meter(f"U{n}", site=utc_site) for n in range(2)]
+    instants = [ts for ts, _v, _q in random_series(rng)]
+    series = {m: [] for m in meters}
+    for m in meters:
+        value = Decimal(rng.randint(0, 5000))
+        for ts in instants:
+            value += Decimal(rng.randint(0, 4000)) / 100
+            series[m].append((ts, value))
+    order = list(range(len(instants)))
+    rng.shuffle(order)
+    while order:  # each batch: the same instants for every meter, processed together
+        n = rng.randint(1, 6)
+        batch, order = order[:n], order[n:]
+        for m in meters:
+            feed(m, [series[m][i] for i in batch], process=False)
+        feed(meters[0], [])
+    for m in meters:
+        tz = SHANGHAI if m.site_id == site.pk else ZoneInfo("UTC")
+        reads = [Read(ts, v, v) for ts, v in series[m]]
+        expected = {d.day: d.consumption for d in daily_consumption(
+            reads, tz, reads[0].ts.astimezone(tz).date(), reads[-1].ts.astimezone(tz).date())}
+        assert {r.day: r.consumption for r in MeterDay.objects.filter(meter=m, quantity="energy_import")} == expected

@@ -19,7 +19,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Min, Q
 from django.utils import timezone
 
 from meterhub.aggregates import collection
@@ -34,7 +33,8 @@ from meterhub.readings.models import Reading
 log = logging.getLogger(__name__)
 ONE_DAY = timedelta(days=1)
 READ_FIELDS = ("ts", "value", "raw_value", "multiplier", "quality", "unit")
-MARGIN = timedelta(days=2)  # read this much around a run of dirty days: the neighbours are usually inside
+CHUNK = 100  # meters read in one query
+MARGIN = timedelta(hours=1)  # neighbouring reads of scheduled reading are usually this close
 
 
 def bring_up_to_date(meter_days: list[tuple[int, date]]) -> None:
@@ -42,11 +42,8 @@ def bring_up_to_date(meter_days: list[tuple[int, date]]) -> None:
     by_meter: dict[int, list[date]] = defaultdict(list)
     for meter_id, day in meter_days:
         by_meter[meter_id].append(day)
-    site_days: set[tuple[int, date]] = set()
-    for meter in Meter.objects.filter(pk__in=by_meter).select_related("site").order_by("pk"):
-        days = recompute_meter(meter, by_meter[meter.pk])
-        site_days |= {(meter.site_id, d) for d in days}
-    refresh_sites(site_days)
+    touched = recompute_meters(by_meter)
+    refresh_sites({(meter.site_id, d) for meter, days in touched.items() for d in days})
 
 
 def refresh_sites(site_days: set[tuple[int, date]]) -> None:
@@ -73,38 +70,67 @@ def utc_runs(days: list[date]) -> list[tuple[datetime, datetime]]:
     return [(datetime.combine(a, time(0), UTC), datetime.combine(b + ONE_DAY, time(0), UTC)) for a, b in runs]
 
 
-@transaction.atomic
 def recompute_meter(meter: Meter, utc_days: list[date]) -> set[date]:
-    """Recompute the meter's days and months touched by changes on `utc_days`; returns the local days."""
-    Meter.objects.select_for_update().filter(pk=meter.pk).exists()  # one node at a time per meter
-    tz = ZoneInfo(meter.site.time_zone)
-    installs = list(MeterInstallation.objects.filter(meter=meter).order_by("valid_from")
-                    .values_list("valid_from", "valid_to", "premise__building_id"))
-    service = service_period(installs)
-    quantities = registers_of(meter.kind)
-    touched: set[date] = set()
-    for a, b in utc_runs(utc_days):
-        # One query for every register around the run; exact look-ups only across long gaps.
-        lo, hi = a - MARGIN, b + MARGIN
-        window: dict[str, list[Read]] = defaultdict(list)
-        for r in _reads(meter.pk, quantities).filter(ts__gte=lo, ts__lte=hi).order_by("quantity", "ts") \
-                .values("quantity", *READ_FIELDS):
-            window[r["quantity"]].append(_read(r))
-        later = dict(_reads(meter.pk, [q for q in quantities if not window[q] or window[q][-1].ts < b])
-                     .filter(ts__gt=hi).order_by().values("quantity").annotate(ts=Min("ts"))
-                     .values_list("quantity", "ts"))  # usually none: live data ends inside the window
-        replaced, rows = Q(pk__in=[]), []
-        for quantity in quantities:
-            first, last, reads = _span(meter.pk, quantity, window[quantity], a, b, lo, hi, tz,
-                                       later_read=quantity in later)
-            replaced |= Q(quantity=quantity, day__gte=first, day__lte=last)
-            rows += [_meter_day(meter, quantity, d, tz, installs) for d in
-                     daily_consumption(reads, tz, first, last, service)]
-            touched |= {first + timedelta(days=n) for n in range((last - first).days + 1)}
-        MeterDay.objects.filter(replaced, meter=meter).delete()
-        MeterDay.objects.bulk_create(rows)
-    refresh_meter_months(meter, {d.replace(day=1) for d in touched})
+    """One meter (see recompute_meters); returns its local days recomputed."""
+    return recompute_meters({meter.pk: utc_days}).get(meter, set())
+
+
+@transaction.atomic
+def recompute_meters(utc_days_by_meter: dict[int, list[date]]) -> dict[Meter, set[date]]:
+    """Recompute the days and months that changes on the given UTC days can move, for many
+    meters at once: meters with the same dirty days, zone and registers are read together,
+    CHUNK at a time, so a batch costs a handful of queries, not a handful per meter.
+    Returns each meter's local days recomputed."""
+    ids = sorted(utc_days_by_meter)
+    # One node at a time per meter; locked in id order so two nodes cannot deadlock.
+    list(Meter.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+    meters = Meter.objects.select_related("site").in_bulk(ids)
+    installs: dict[int, list] = defaultdict(list)
+    for meter_id, *row in MeterInstallation.objects.filter(meter_id__in=ids).order_by("valid_from") \
+            .values_list("meter_id", "valid_from", "valid_to", "premise__building_id"):
+        installs[meter_id].append(tuple(row))
+    groups: dict[tuple, list[Meter]] = defaultdict(list)
+    for meter_id in ids:
+        if (meter := meters.get(meter_id)) and registers_of(meter.kind):
+            runs = tuple(utc_runs(utc_days_by_meter[meter_id]))
+            groups[(runs, meter.site.time_zone, meter.kind)].append(meter)
+    touched: dict[Meter, set[date]] = defaultdict(set)
+    for (runs, zone, kind), members in groups.items():
+        for start in range(0, len(members), CHUNK):
+            for a, b in runs:
+                _recompute_run(members[start:start + CHUNK], registers_of(kind), a, b, ZoneInfo(zone), installs,
+                               touched)
+    refresh_meter_months(touched)
     return touched
+
+
+def _recompute_run(meters: list[Meter], quantities, a: datetime, b: datetime, tz: ZoneInfo, installs,
+                   touched: dict[Meter, set[date]]) -> None:
+    # One query for every register of the meters over the local days the run overlaps, plus
+    # a margin for the neighbouring reads; exact look-ups only when a neighbour lies further out.
+    ids = [m.pk for m in meters]
+    lo = local_midnight(local_day(a - MARGIN, tz), tz) - MARGIN
+    hi = local_midnight(local_day(b + MARGIN, tz) + ONE_DAY, tz) + MARGIN
+    window: dict[tuple[int, str], list[Read]] = defaultdict(list)
+    for r in _reads(ids, quantities).filter(ts__gte=lo, ts__lte=hi).order_by("meter_id", "quantity", "ts") \
+            .values("meter_id", "quantity", *READ_FIELDS):
+        window[(r["meter_id"], r["quantity"])].append(_read(r))
+    later = set(_reads(ids, quantities).filter(ts__gt=hi).order_by().values_list("meter_id", "quantity")
+                .distinct())  # usually none: live data ends inside the window
+    spans: dict[tuple[str, date, date], list[int]] = defaultdict(list)
+    rows = []
+    for meter in meters:
+        service = service_period(installs[meter.pk])
+        for quantity in quantities:
+            first, last, reads = _span(meter.pk, quantity, window[(meter.pk, quantity)], a, b, lo, hi, tz,
+                                       later_read=(meter.pk, quantity) in later)
+            spans[(quantity, first, last)].append(meter.pk)
+            rows += [_meter_day(meter, quantity, d, tz, installs[meter.pk]) for d in
+                     daily_consumption(reads, tz, first, last, service)]
+            touched[meter] |= {first + timedelta(days=n) for n in range((last - first).days + 1)}
+    for (quantity, first, last), meter_ids in spans.items():
+        MeterDay.objects.filter(meter_id__in=meter_ids, quantity=quantity, day__gte=first, day__lte=last).delete()
+    MeterDay.objects.bulk_create(rows, batch_size=1000)
 
 
 def service_period(installs) -> tuple[datetime | None, datetime | None]:
@@ -120,8 +146,9 @@ def building_on(installs, d0: datetime, d1: datetime) -> int | None:
     return overlapping[-1] if overlapping else None
 
 
-def _reads(meter_id: int, quantities):
-    return Reading.objects.filter(meter_id=meter_id, quantity__in=quantities).exclude(quality="suspect")
+def _reads(meter_ids: int | list[int], quantities):
+    meters = {"meter_id__in": meter_ids} if isinstance(meter_ids, list) else {"meter_id": meter_ids}
+    return Reading.objects.filter(**meters, quantity__in=quantities).exclude(quality="suspect")
 
 
 def _read(r: dict) -> Read:
@@ -174,15 +201,25 @@ def month_end(month: date) -> date:
     return (month + timedelta(days=32)).replace(day=1) - ONE_DAY
 
 
-def refresh_meter_months(meter: Meter, months: set[date]) -> None:
-    for month in sorted(months):
-        rows = MeterDay.objects.filter(meter=meter, day__gte=month, day__lte=month_end(month)).order_by("day")
-        figures: dict[str, MeterMonth] = {}
-        shares: dict[str, list[float]] = defaultdict(list)
-        for row in rows:
-            m = figures.setdefault(row.quantity, MeterMonth(
-                meter=meter, quantity=row.quantity, month=month, site_id=row.site_id, kind=row.kind,
-                consumption=Decimal(0), unit=row.unit, complete=True))
+def refresh_meter_months(months_of: dict[Meter, set[date]]) -> None:
+    """Each meter's months containing the given days, from its day rows, CHUNK meters at a time."""
+    meters = sorted(months_of, key=lambda m: m.pk)
+    for start in range(0, len(meters), CHUNK):
+        chunk = meters[start:start + CHUNK]
+        months = sorted({d.replace(day=1) for m in chunk for d in months_of[m]})
+        if not months:
+            continue
+        by_meter = {m.pk: m for m in chunk}
+        figures: dict[tuple[int, str, date], MeterMonth] = {}
+        shares: dict[tuple[int, str, date], list[float]] = defaultdict(list)
+        for row in MeterDay.objects.filter(meter_id__in=by_meter, day__gte=months[0],
+                                           day__lte=month_end(months[-1])).order_by("day"):
+            key = (row.meter_id, row.quantity, row.day.replace(day=1))
+            if key[2] not in months:
+                continue
+            m = figures.setdefault(key, MeterMonth(
+                meter=by_meter[row.meter_id], quantity=row.quantity, month=key[2], site_id=row.site_id,
+                kind=row.kind, consumption=Decimal(0), unit=row.unit))
             m.consumption += row.consumption
             m.days += 1
             m.complete_days += row.complete
@@ -190,12 +227,12 @@ def refresh_meter_months(meter: Meter, months: set[date]) -> None:
             m.rollover |= row.rollover
             m.backwards |= row.backwards
             m.exchange |= row.exchange
-            shares[row.quantity].append(row.estimated_share)
-        for quantity, m in figures.items():
-            m.complete = m.complete_days == (month_end(month) - month).days + 1
-            m.estimated_share = round(sum(shares[quantity]) / len(shares[quantity]), 4)
-        MeterMonth.objects.filter(meter=meter, month=month).delete()
-        MeterMonth.objects.bulk_create(figures.values())
+            shares[key].append(row.estimated_share)
+        for key, m in figures.items():
+            m.complete = m.complete_days == (month_end(m.month) - m.month).days + 1
+            m.estimated_share = round(sum(shares[key]) / len(shares[key]), 4)
+        MeterMonth.objects.filter(meter_id__in=by_meter, month__in=months).delete()
+        MeterMonth.objects.bulk_create(figures.values(), batch_size=1000)
 
 
 def masters_of(site: Site) -> dict[int, int | None]:

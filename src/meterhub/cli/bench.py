@@ -200,3 +200,25 @@ def query(meters: int, days: int, repeat: int, rebuild: bool, postgres_url: str)
 
     call_command("migrate", interactive=False, verbosity=0)
     click.echo(json.dumps(query_bench.measure(meters, days, rebuild, repeat), indent=2))
+
+
+@bench.command()
+@click.option("--meters", default=200, show_default=True, type=int)
+@click.option("--days", default=7, show_default=True, type=int, help="Days of 15-minute data before the new batch.")
+def aggregates(meters: int, days: int):
+    """Aggregates upkeep after one new 15-minute batch, against recomputing from scratch
+    (in a rolled-back transaction; a fresh SQLite file unless DATABASE_URL is set)."""
+    import os
+    import tempfile
+
+    if not os.environ.get("DATABASE_URL"):
+        os.environ["METERHUB_VAR"] = tempfile.mkdtemp(prefix="meterhub-bench-")
+    from meterhub.cli import setup_django
+
+    setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    from meterhub.bench import aggregates as aggregates_bench
+
+    click.echo(json.dumps(aggregates_bench.measure(meters, days), indent=2))

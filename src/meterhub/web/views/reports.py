@@ -36,6 +36,8 @@ def reports(request):
 
 @requires(roles.REPORTS_VIEW)
 def report_export(request, fmt: str):
+    if fmt not in ("xlsx", "csv"):
+        raise Http404(fmt)
     form = ReportForm(request.GET)
     if not form.is_valid():
         return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain; charset=utf-8")
@@ -45,10 +47,8 @@ def report_export(request, fmt: str):
     if fmt == "xlsx":
         response = HttpResponse(report_xlsx(report, language=request.LANGUAGE_CODE),
                                 content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    elif fmt == "csv":
-        response = HttpResponse(report_csv(report), content_type="text/csv; charset=utf-8")
     else:
-        raise Http404(fmt)
+        response = HttpResponse(report_csv(report), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
 
