@@ -70,11 +70,6 @@ def utc_runs(days: list[date]) -> list[tuple[datetime, datetime]]:
     return [(datetime.combine(a, time(0), UTC), datetime.combine(b + ONE_DAY, time(0), UTC)) for a, b in runs]
 
 
-def recompute_meter(meter: Meter, utc_days: list[date]) -> set[date]:
-    """One meter (see recompute_meters); returns its local days recomputed."""
-    return recompute_meters({meter.pk: utc_days}).get(meter, set())
-
-
 @transaction.atomic
 def recompute_meters(utc_days_by_meter: dict[int, list[date]]) -> dict[Meter, set[date]]:
     """Recompute the days and months that changes on the given UTC days can move, for many
