@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -115,6 +116,8 @@ def test_csv_export_and_chinese_headings(signed_in, site, march):
     client.cookies.load({"django_language": "zh-hans"})
     page = client.get(reverse("reports"), query(site=site.pk, report="top")).content.decode()
     assert "用量排名" in page
+    default = client.get(reverse("reports")).content.decode()  # default dates, formatted by the form
+    assert re.search(r'type="date" name="start" value="\d{4}-\d\d-\d\d"', default)  # ISO, as date inputs need
 
 
 def test_collection_report_and_missing_meters(signed_in, site, march, make_meter):

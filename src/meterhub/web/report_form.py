@@ -20,8 +20,8 @@ MAX_DAYS = 3 * 366
 class ReportForm(forms.Form):
     report = forms.ChoiceField(label=_("Report"), choices=[(k, t) for k, (t, _f) in REPORTS.items()])
     site = forms.ModelChoiceField(label=_("Site"), queryset=Site.objects.all(), empty_label=None)
-    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     kind = forms.ChoiceField(label=_("Utility"), choices=MeterKind.choices, initial=MeterKind.ELECTRICITY)
     scope = forms.ChoiceField(label=_("Per"), initial="meter", choices=[
         ("meter", _("Meter")), ("building", _("Building")), ("site", _("Site"))])
