@@ -65,11 +65,31 @@ def test_dashboard_figures_today_against_yesterday(site, collector, make_meter, 
     assert later.meters_online == 0  # not read for more than an hour
 
 
+def test_open_alarms_per_site(site, collector, make_meter, make_operator):
+    from meterhub.alarms import services
+    from meterhub.assets.models import Site
+
+    meter, other = make_meter("E1"), make_meter("E2")
+    far = Site.objects.create(code="far", name="Far", time_zone="UTC")
+    at = datetime(2026, 3, 2, tzinfo=SHANGHAI)
+    services.raise_alarm("seal_open", at, meter=meter)
+    alarm, _created = services.raise_alarm("seal_open", at, meter=other)
+    services.acknowledge(alarm, make_operator("operator"))  # acknowledged is still open
+    cleared, _created = services.raise_alarm("foreign_seal", at, meter=meter)
+    services.clear(cleared, make_operator("analyst"), "checked on site")
+    assert dashboard.site_figures(site).open_alarms == 2
+    assert dashboard.site_figures(far).open_alarms == 0
+
+
 def test_dashboard_page(signed_in, site, collector, make_meter):
-    make_meter("E1")
+    from meterhub.alarms import services
+
+    meter = make_meter("E1")
     client, _ = signed_in("readonly")
     response = client.get(reverse("dashboard"))
     assert response.context["open_alarms"] == 0
+    services.raise_alarm("seal_open", datetime(2026, 3, 2, tzinfo=SHANGHAI), meter=meter)
+    assert client.get(reverse("dashboard")).context["open_alarms"] == 1
     assert (response.context["read_today"], response.context["expected_today"]) == (0, 1)
     page = response.content.decode()
     assert 'id="open-alarms"' in page and reverse("section-alarms") in page

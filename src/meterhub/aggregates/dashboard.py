@@ -6,7 +6,8 @@
 * today's collection rate is computed live (a few queries) so it is right even when
   nothing has arrived for a while;
 * consumption today against yesterday compares both days up to the same hour: the last
-  whole hour for which today's figure is known.
+  whole hour for which today's figure is known;
+* open alarms are those not cleared (raised or acknowledged).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.apps import apps
 from django.utils import timezone
 
 from meterhub.aggregates import collection
 from meterhub.aggregates.consumption import local_day, local_midnight
 from meterhub.aggregates.models import TotalDay
 from meterhub.aggregates.quantities import UNITS
+from meterhub.alarms.models import Alarm
+from meterhub.alarms.models import State as AlarmState
 from meterhub.assets.models import Collector, Meter, Site
 from meterhub.comms.models import BusLink, MeterCommStatus
 
@@ -51,6 +53,7 @@ class SiteFigures:
     collectors: int
     collectors_online: int
     collection: collection.Collection
+    open_alarms: int = 0
     usage: list[Usage] = field(default_factory=list)
 
 
@@ -87,27 +90,15 @@ def site_figures(site: Site, now: datetime | None = None) -> SiteFigures:
         collectors_online=BusLink.objects.filter(collector__site=site, online=True)
         .values("collector").distinct().count(),
         collection=collection.compute(site, today, now),
+        open_alarms=open_alarms(site),
         usage=usage,
     )
 
 
-def open_alarms() -> int:
-    """Open alarms, once an alarms app provides them (0 until then)."""
-    if not apps.is_installed("meterhub.alarms"):
-        return 0
-    try:
-        model = apps.get_model("alarms", "Alarm")
-    except LookupError:
-        return 0
-    manager = model.objects
-    if hasattr(manager, "open"):
-        return manager.open().count()
-    names = {f.name for f in model._meta.get_fields()}
-    if "closed_at" in names:
-        return manager.filter(closed_at__isnull=True).count()
-    if "status" in names:
-        return manager.exclude(status__in=("closed", "cleared", "resolved")).count()
-    return 0
+def open_alarms(site: Site | None = None) -> int:
+    """Alarms not cleared (raised or acknowledged), for one site or all."""
+    alarms = Alarm.objects.exclude(state=AlarmState.CLEARED)
+    return (alarms.filter(site=site) if site is not None else alarms).count()
 
 
 def all_sites(now: datetime | None = None) -> list[SiteFigures]:
