@@ -119,7 +119,7 @@ def test_excel_export_holds_the_figures(signed_in, site, march):
     assert response["Content-Disposition"] == 'attachment; filename="monthly-north-20260301-20260303.xlsx"'
     sheet = load_workbook(io.BytesIO(response.content)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:5] == ("Month", "Meter", "Building", "Register", "Consumption")
+    assert rows[0][:5] == ("Month", "Meter", "Building", "Quantity", "Consumption")
     figures = {r[1]: r[4] for r in rows[1:]}
     assert figures == {"E101": 144, "E102": 216, "M1": 432}  # 1-4 March: three complete days and the 4th's midnight
     assert sheet.cell(2, 1).number_format == "yyyy-mm"

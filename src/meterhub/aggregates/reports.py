@@ -139,7 +139,7 @@ def daily_consumption(c: Criteria) -> Report:
             lambda t: t.day, c)))
     rows = _meter_rows(MeterDay, c, "day").filter(day__range=(c.start, c.end))
     return Report("daily", title, [
-        Column(_("Day"), DATE), Column(_("Meter")), Column(_("Building")), Column(_("Register")),
+        Column(_("Day"), DATE), Column(_("Meter")), Column(_("Building")), Column(_("Quantity")),
         Column(_("Start"), NUMBER), Column(_("End"), NUMBER), Column(_("Consumption"), NUMBER), Column(_("Unit")),
         Column(_("Complete"), FLAG), Column(_("Estimated"), SHARE), Column(_("Notes")),
     ], Rows(rows, lambda r: [
@@ -157,7 +157,7 @@ def monthly_consumption(c: Criteria) -> Report:
             lambda t: t.month, c)))
     rows = _meter_rows(MeterMonth, c, "month").filter(month__range=months)
     return Report("monthly", title, [
-        Column(_("Month"), MONTH), Column(_("Meter")), Column(_("Building")), Column(_("Register")),
+        Column(_("Month"), MONTH), Column(_("Meter")), Column(_("Building")), Column(_("Quantity")),
         Column(_("Consumption"), NUMBER), Column(_("Unit")), Column(_("Days"), NUMBER),
         Column(_("Complete days"), NUMBER), Column(_("Estimated"), SHARE), Column(_("Notes")),
     ], Rows(rows, lambda r: [

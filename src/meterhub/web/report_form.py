@@ -25,7 +25,7 @@ class ReportForm(forms.Form):
     kind = forms.ChoiceField(label=_("Utility"), choices=MeterKind.choices, initial=MeterKind.ELECTRICITY)
     scope = forms.ChoiceField(label=_("Per"), initial="meter", choices=[
         ("meter", _("Meter")), ("building", _("Building")), ("site", _("Site"))])
-    register = forms.ChoiceField(label=_("Register"), required=False, choices=[("", _("Main register"))] + [
+    register = forms.ChoiceField(label=_("Quantity"), required=False, choices=[("", _("Main register"))] + [
         (q, label(q)) for q in REGISTERS[MeterKind.ELECTRICITY][1:]])
     building = forms.ModelChoiceField(label=_("Building"), queryset=Building.objects.all(), required=False,
                                       empty_label=_("All buildings"))
