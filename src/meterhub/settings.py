@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "meterhub.alarms",
     "meterhub.seals",
     "meterhub.aggregates",
+
+    "meterhub.billing",
     "meterhub.web",
 ]
 
