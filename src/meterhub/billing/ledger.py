@@ -24,6 +24,11 @@ from meterhub.billing.models import Account, LedgerEntry
 CENT = Decimal("0.01")  # the ledger's resolution (no currency in use has a finer minor unit)
 
 
+def cents(value) -> Decimal:
+    """A database sum of money as exact cents (SQLite sums decimals as floating point)."""
+    return Decimal(value or 0).quantize(CENT)
+
+
 @dataclass(frozen=True)
 class Posted:
     entry: LedgerEntry
@@ -75,7 +80,7 @@ def balance_of(account: Account | int, at: datetime | None = None) -> Decimal:
     entries = LedgerEntry.objects.filter(account=account)
     if at is not None:
         entries = entries.filter(at__lt=at)
-    return entries.aggregate(s=Sum("amount"))["s"] or Decimal(0)
+    return cents(entries.aggregate(s=Sum("amount"))["s"])
 
 
 def mismatched_balances() -> list[tuple[str, Decimal, Decimal]]:
@@ -83,4 +88,4 @@ def mismatched_balances() -> list[tuple[str, Decimal, Decimal]]:
     sums = (LedgerEntry.objects.filter(account=OuterRef("pk")).order_by().values("account")
             .annotate(s=Sum("amount")).values("s"))
     rows = Account.objects.annotate(total=Coalesce(Subquery(sums), Value(Decimal(0)), output_field=DecimalField()))
-    return [(a.number, a.balance, a.total) for a in rows if a.balance != a.total]
+    return [(a.number, a.balance, cents(a.total)) for a in rows if a.balance != cents(a.total)]

@@ -137,7 +137,7 @@ def refund(payment: Payment, amount: Decimal, *, operator=None, key: str | None 
     if payment.kind != Payment.Kind.PAYMENT:
         raise PaymentError("only a payment can be refunded")
     ledger.lock_accounts([payment.account_id])
-    refunded = payment.refunds.aggregate(s=Sum("amount"))["s"] or Decimal(0)
+    refunded = ledger.cents(payment.refunds.aggregate(s=Sum("amount"))["s"])
     if not isinstance(amount, Decimal) or amount <= 0 or amount != amount.quantize(ledger.CENT):
         raise PaymentError(f"a refund is a positive amount in cents, not {amount}")
     if amount > payment.amount - refunded:

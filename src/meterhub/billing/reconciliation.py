@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 
 from meterhub.assets.models import Site
+from meterhub.billing.ledger import cents
 from meterhub.billing.models import LedgerEntry, Payment
 from meterhub.billing.settlement import local_midnight
 
@@ -63,9 +64,9 @@ def daily(site: Site, day: date) -> Report:
         n_ref=Count("id", filter=Q(kind=Payment.Kind.REFUND)),
         refunded=Sum("amount", filter=Q(kind=Payment.Kind.REFUND))))
     report = Report(site, day, [Row(g["method"], g["provider__name"] or "", g["operator__username"] or "",
-                                    g["n_pay"], g["received"] or Decimal(0), g["n_ref"], g["refunded"] or Decimal(0))
+                                    g["n_pay"], cents(g["received"]), g["n_ref"], cents(g["refunded"]))
                                 for g in grouped])
     entries = LedgerEntry.objects.filter(account__site=site, kind__in=MONEY_KINDS, at__gte=start, at__lt=end)
-    report.ledger_net = entries.aggregate(s=Sum("amount"))["s"] or Decimal(0)
+    report.ledger_net = cents(entries.aggregate(s=Sum("amount"))["s"])
     report.unmatched_entries = list(entries.filter(payment__isnull=True))
     return report

@@ -246,7 +246,7 @@ def _prepaid_consumption(ctx: Context, account_ids: list[int]) -> dict[int, Deci
     rows = (LedgerEntry.objects.filter(account_id__in=account_ids, kind=LedgerEntry.Kind.CONSUMPTION,
                                        at__gt=ctx.utc(ctx.start), at__lte=ctx.utc(ctx.end))
             .values("account_id").annotate(s=Sum("amount")).values_list("account_id", "s"))
-    return {a: -s for a, s in rows}
+    return {a: -ledger.cents(s) for a, s in rows}
 
 
 def _annual_prior(ctx: Context, accounts: list[Account]) -> dict[int, Decimal]:
@@ -256,7 +256,7 @@ def _annual_prior(ctx: Context, accounts: list[Account]) -> dict[int, Decimal]:
     year = ctx.period[:4]
     rows = (Bill.objects.filter(account__in=accounts, period__startswith=f"{year}-", period__lt=ctx.period)
             .values("account_id").annotate(s=Sum("volume")).values_list("account_id", "s"))
-    return dict(rows)
+    return {a: Decimal(s).quantize(Decimal("0.000001")) for a, s in rows}
 
 
 def _price_one(ctx: Context, account: Account, opening, closing, prepaid_used, prior) -> Priced:

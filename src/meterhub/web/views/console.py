@@ -6,7 +6,6 @@ from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from meterhub.accounts import roles
 from meterhub.accounts.models import AuditEntry
@@ -37,24 +36,6 @@ def dashboard(request):
         "recent": AuditEntry.objects.exclude(action="import")[:10] if can(request.user, roles.AUDIT_VIEW) else [],
     }
     return render(request, "web/dashboard.html", context)
-
-
-# Sections whose capabilities arrive with later releases: the page says what they will hold.
-SECTIONS = {
-    "billing": (roles.BILLING_VIEW, _("Billing"),
-                _("Tariffs, the prepaid ledger, payments, bills, receipts and statements.")),
-}
-
-
-def section_page(key: str):
-    capability, title, summary = SECTIONS[key]
-
-    @requires(capability)
-    def view(request):
-        request.section = key
-        return render(request, "web/section.html", {"title": title, "summary": summary})
-
-    return view
 
 
 @requires(roles.REPORTS_VIEW)
