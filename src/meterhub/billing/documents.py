@@ -93,7 +93,7 @@ def _bill_story(bill: Bill) -> list:
         reads = Table(rows, colWidths=[60 * mm, 45 * mm, 45 * mm], hAlign="LEFT")
         reads.setStyle(GRID)
         story += [reads, Spacer(1, 3 * mm)]
-    rows = [[_("Item"), _("Quantity"), _("Price"), _("Amount")]]
+    rows = [[_("Item"), _("Usage"), _("Price"), _("Amount")]]
     for line in bill.lines.all():
         label = line_label(line.code)
         if line.valid_from:

@@ -1,0 +1,111 @@
+"""Receipts, bills and statements as PDF (read back with pypdf) and Excel, and the billing pages."""
+
+import io
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from meterhub.billing import documents, ledger, payments, settlement
+from meterhub.billing.models import Account, Bill, LedgerEntry, Payment
+from tests.billing.conftest import local, make_account, store
+
+D = Decimal
+pytestmark = pytest.mark.django_db
+
+
+def pdf_text(content: bytes) -> list[str]:
+    return [page.extract_text() for page in PdfReader(io.BytesIO(content)).pages]
+
+
+@pytest.fixture
+def billed(site, flat_tariff):
+    accounts = [make_account(site, f"B{i}") for i in range(3)]
+    for n, a in enumerate(accounts):
+        store(a.meter, local(2026, 10, 1), energy_import=0)
+        store(a.meter, local(2026, 11, 1), energy_import=100 + n)
+    settlement.run(site, "2026-10")
+    return accounts
+
+
+def test_bill_pdf_in_chinese_and_english(billed):
+    bill = Bill.objects.get(account=billed[0])
+    [zh] = pdf_text(documents.bill_pdf([bill], "zh-hans"))
+    [en] = pdf_text(documents.bill_pdf([bill], "en"))
+    assert "Bill 2026-10" in en and "Amount due" in en and "CNY 60.00" in en and "Standing charge" in en
+    assert "账单" in zh and "应缴金额" in zh and "CNY 60.00" in zh and "B0" in zh
+
+
+def test_batch_printing_is_one_pdf_with_a_page_per_bill(billed):
+    pages = pdf_text(documents.bill_pdf(Bill.objects.order_by("account__number"), "en"))
+    assert len(pages) == 3
+    assert ["B0" in pages[0], "B1" in pages[1], "CNY 60.50" in pages[1]] == [True, True, True]
+
+
+def test_receipt_and_statement_for_a_date_range(billed):
+    account = billed[0]
+    payment = payments.take_payment(account, D("100.00"), method="cash")
+    [receipt] = pdf_text(documents.receipt_pdf(payment, "en"))
+    assert payment.receipt_no in receipt and "CNY 100.00" in receipt and "CNY 40.00" in receipt  # balance after
+    today = payment.received_at.astimezone(local(2026, 1, 1).tzinfo).date()
+    st = documents.statement(account, date(2026, 11, 2), today)
+    assert (st.opening, st.closing) == (D(-60), D(40))  # the bill is dated the settlement day, before the range
+    text = "".join(pdf_text(documents.statement_pdf(st, "zh-hans")))
+    assert "对账单" in text and "CNY -60.00" in text and "CNY 40.00" in text
+    rows = list(load_workbook(io.BytesIO(documents.statement_xlsx(st, "en"))).active.iter_rows(values_only=True))
+    assert rows[2][:2] == ("Time", "Item") and rows[-1][-1] == 40
+
+
+def test_billing_pages_for_finance(signed_in, billed):
+    client, _user = signed_in("finance")
+    account = billed[0]
+    page = client.get(reverse("section-billing")).content.decode()
+    assert 'data-account="B0"' in page and "not available in this version" not in page
+    assert "payment-form" in client.get(reverse("billing-account", args=[account.pk])).content.decode()
+    # one form token: a double submit takes the payment once
+    for _ in range(2):
+        response = client.post(reverse("billing-take-payment", args=[account.pk]),
+                               {"amount": "25.50", "method": "cash", "token": "tok-1"})
+        assert response.status_code == 302
+    assert Payment.objects.get().amount == D("25.50")
+    assert client.get(reverse("billing-receipt", args=[Payment.objects.get().pk]))["Content-Type"] == "application/pdf"
+    response = client.post(reverse("billing-take-payment", args=[account.pk]), {"amount": "abc", "method": "cash"},
+                           follow=True)
+    assert "Payment not taken" in response.content.decode()
+    response = client.get(reverse("billing-statement", args=[account.pk]), {"from": "2026-10-01", "to": "2026-12-31",
+                                                                           "format": "xlsx"})
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    bill = Bill.objects.get(account=account)
+    assert pdf_text(client.get(reverse("billing-bill-pdf", args=[bill.pk]), {"lang": "en"}).content)[0].count("B0")
+    assert len(pdf_text(client.get(reverse("billing-batch-print"), {"period": "2026-10"}).content)) == 3
+    assert "2026-10" in client.get(reverse("billing-runs"), {"period": "2026-10"}).content.decode()
+    assert client.get(reverse("billing-reconciliation")).status_code == 200
+    assert client.get(reverse("billing-tariffs")).status_code == 200
+
+
+def test_bill_run_from_the_console_is_idempotent(signed_in, site, flat_tariff):
+    a = make_account(site, "C1")
+    store(a.meter, local(2026, 11, 1), energy_import=0)
+    store(a.meter, local(2026, 12, 1), energy_import=10)
+    client, _user = signed_in("finance")
+    for _ in range(2):
+        client.post(reverse("billing-run"), {"site": site.pk, "period": "2026-11"})
+    assert Bill.objects.count() == 1 and LedgerEntry.objects.filter(kind="bill").count() == 1
+    response = client.post(reverse("billing-run"), {"site": site.pk, "period": "11/2026"}, follow=True)
+    assert "YYYY-MM" in response.content.decode()
+
+
+def test_cashiers_take_payments_but_do_not_refund_or_run_bills(signed_in, site, billed):
+    client, _user = signed_in("operator")
+    account = billed[0]
+    client.post(reverse("billing-take-payment", args=[account.pk]), {"amount": "5", "method": "pos", "token": "t"})
+    payment = Payment.objects.get()
+    assert client.post(reverse("billing-refund", args=[payment.pk]), {"amount": "1"}).status_code == 403
+    assert client.post(reverse("billing-run"), {"site": site.pk, "period": "2026-12"}).status_code == 403
+    client, _user = signed_in("readonly")
+    assert client.post(reverse("billing-take-payment", args=[account.pk]), {"amount": "5"}).status_code == 403
+    Account.objects.get(pk=account.pk)
+    assert ledger.mismatched_balances() == []
