@@ -27,7 +27,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from meterhub.assets.models import Meter, Site
-from meterhub.billing import determinants, ledger, tariffs
+from meterhub.billing import bulk, determinants, ledger, tariffs
 from meterhub.billing.models import (
     Account,
     Bill,
@@ -41,6 +41,7 @@ from meterhub.billing.models import (
 )
 
 BATCH = 1000
+ACCOUNT_FIELDS = ("number", "utility", "payment_mode", "opened_on", "closed_on", "meter_id", "customer_id")
 
 
 def settings_for(site: Site) -> BillingSettings:
@@ -168,36 +169,39 @@ def bill_batch(ctx: Context, account_ids: list[int], run_row: BillRun | None) ->
     locked = ledger.lock_accounts(account_ids)
     billed_already = set(Bill.objects.filter(period=ctx.period, account_id__in=account_ids)
                          .values_list("account_id", flat=True))
-    accounts = [a for a in (Account.objects.filter(pk__in=[i for i in account_ids if i not in billed_already])
-                            .select_related("customer", "meter").order_by("pk"))]
+    accounts = list(Account.objects.filter(pk__in=[i for i in account_ids if i not in billed_already])
+                    .select_related("customer").order_by("pk")
+                    .only(*ACCOUNT_FIELDS, "customer__customer_class"))
     problems: list[dict] = []
     priced = price_accounts(ctx, accounts, problems)
     if not priced:
         return 0, problems
-    bills, lines, entries = [], [], []
+    bills, entries = [], []
+    billed_at = ctx.utc(ctx.end)
     for p in priced:
         account = p.account
         balance = locked[account.pk].balance
         charges = tariffs.total(p.lines) - p.prepaid_consumption
         closing = balance - charges
-        bills.append(Bill(account=account, period=ctx.period, period_start=ctx.start, period_end=ctx.end,
-                          issued_on=ctx.end, due_on=ctx.end + timedelta(days=ctx.due_days), opening_balance=balance,
-                          charges=charges, closing_balance=closing, amount_due=max(Decimal(0), -closing),
-                          volume=p.volume, reads=p.reads, estimated=p.estimated, run=run_row))
+        bills.append({"account_id": account.pk, "period": ctx.period, "period_start": ctx.start,
+                      "period_end": ctx.end, "issued_on": ctx.end, "due_on": ctx.end + timedelta(days=ctx.due_days),
+                      "opening_balance": balance, "charges": charges, "closing_balance": closing,
+                      "amount_due": max(Decimal(0), -closing), "volume": p.volume, "reads": p.reads,
+                      "estimated": p.estimated, "late_fee_charged": False,
+                      "run_id": run_row.pk if run_row else None})
         if charges:
             kind = LedgerEntry.Kind.BILL if account.payment_mode == Meter.PaymentMode.POSTPAID \
                 else LedgerEntry.Kind.STANDING
-            entries.append(LedgerEntry(account=account, kind=kind, amount=-charges, source="bill-run",
-                                       key=f"bill:{account.pk}:{ctx.period}", reference=ctx.period,
-                                       at=ctx.utc(ctx.end)))
-    Bill.objects.bulk_create(bills, batch_size=2000)
-    for bill, p in zip(bills, priced, strict=True):
-        for position, line in enumerate(p.lines, start=1):
-            lines.append(BillLine(bill=bill, position=position, code=line.code, quantity=line.quantity,
-                                  unit=line.unit, unit_price=line.unit_price, amount=line.amount,
-                                  valid_from=line.valid_from))
-    BillLine.objects.bulk_create(lines, batch_size=5000)
-    LedgerEntry.objects.bulk_create(entries, batch_size=5000)
+            entries.append({"account_id": account.pk, "kind": kind, "amount": -charges, "at": billed_at,
+                            "source": "bill-run", "key": f"bill:{account.pk}:{ctx.period}", "reference": ctx.period,
+                            "memo": ""})
+    bill_ids = bulk.insert(Bill, bills, return_ids=True)
+    bulk.insert(BillLine, [{"bill_id": bill_id, "position": position, "code": line.code, "quantity": line.quantity,
+                            "unit": line.unit, "unit_price": line.unit_price, "amount": line.amount,
+                            "valid_from": line.valid_from}
+                           for bill_id, p in zip(bill_ids, priced, strict=True)
+                           for position, line in enumerate(p.lines, start=1)])
+    bulk.insert(LedgerEntry, entries)
     ledger.refresh_balances([p.account.pk for p in priced])
     return len(bills), problems
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation, localcontext
 from fractions import Fraction
 
 PERIODS = ("sharp", "peak", "flat", "valley")  # DL/T 645 tariff registers 1..4
@@ -40,6 +40,10 @@ PERIOD_REGISTER = {p: f"energy_import_t{i}" for i, p in enumerate(PERIODS, start
 TOTAL = "total"
 MINOR_UNITS = {"JPY": 0, "KRW": 0, "VND": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3,
                "TND": 3}
+
+
+WIDE = Context(prec=80)  # for rounding: far more digits than any amount or volume has
+EXACT = Context(prec=80, traps=[Inexact, InvalidOperation])  # decimal pricing must never round silently
 
 
 class TariffError(ValueError):
@@ -53,6 +57,8 @@ def minor_unit(currency: str) -> int:
 def round_money(value: Fraction | Decimal, currency: str) -> Decimal:
     """Half-up (away from zero on a tie) to the currency's minor unit."""
     places = minor_unit(currency)
+    if isinstance(value, Decimal):
+        return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=WIDE)
     scaled = Fraction(value) * 10 ** places
     magnitude = int(abs(scaled) + Fraction(1, 2))  # floor(|x| + 1/2)
     units = magnitude if scaled >= 0 else -magnitude
@@ -211,12 +217,12 @@ def period_at(plan: Plan, local: datetime, holidays: Iterable[date] = ()) -> str
 
 # --- pricing --------------------------------------------------------------------------------
 
-def _tier_blocks(tiers: tuple[Tier, ...], start: Fraction, volume: Fraction, scale: Fraction):
+def _tier_blocks(tiers: tuple[Tier, ...], start, volume, scale):
     """(tier number, tier, volume in that block) for volume placed on top of `start`,
     the tier limits scaled by `scale` (a prorated part of a month)."""
-    low = Fraction(0)
+    low = 0
     for n, tier in enumerate(tiers, start=1):
-        high = None if tier.up_to is None else Fraction(tier.up_to) * scale
+        high = None if tier.up_to is None else type(scale)(tier.up_to) * scale
         a = max(start, low)
         b = start + volume if high is None else min(start + volume, high)
         if b > a:
@@ -240,49 +246,59 @@ def price(segments: list[Segment], volumes: dict[str, Decimal], *, month: int, c
     total_days = sum(s.days for s in segments)
     if total_days <= 0:
         raise TariffError("a billing period has at least one day")
+    # Exact either way: fractions when the period is split (shares like 10/31), else decimals,
+    # whose products of decimals are exact (the Inexact trap proves it), and much faster.
+    prorated = sum(1 for s in segments if s.days) > 1 or month_days not in (None, total_days)
+    num = Fraction if prorated else Decimal
+    with localcontext(EXACT):
+        return _price(segments, volumes, month, currency, prior_volume, month_days or total_days, total_days, num)
+
+
+def _price(segments, volumes, month, currency, prior_volume, month_days, total_days, num) -> list[Line]:
     lines: list[Line] = []
-    total_volume = sum((Fraction(v) for v in volumes.values()), Fraction(0))
-    used = Fraction(prior_volume)
+    total_volume = sum((num(v) for v in volumes.values()), num(0))
+    used = num(prior_volume)
     for segment in segments:
         if segment.days == 0:
             continue
-        plan, share = segment.plan, Fraction(segment.days, total_days)
+        plan, share = segment.plan, num(segment.days) / num(total_days)
         prices = plan.prices_for(month)
         split = segment.valid_from if len(segments) > 1 else None
-        base = _base_lines(prices, volumes, share, plan.unit, currency, split)
-        lines.extend(base)
+        lines.extend(_base_lines(prices, volumes, share, plan.unit, currency, split, num))
         if prices.tiers:
             # monthly limits shrink with the part of the month; annual ones count the year so far
-            scale, start = (share, Fraction(0)) if plan.tier_basis == "monthly" else (Fraction(1), used)
+            scale, start = (share, num(0)) if plan.tier_basis == "monthly" else (num(1), used)
             for n, tier, block in _tier_blocks(prices.tiers, start, total_volume * share, scale):
                 lines.append(Line(f"tier:{n}", _quantity(block), plan.unit, tier.price,
-                                  round_money(block * Fraction(tier.price), currency), split))
+                                  round_money(block * num(tier.price), currency), split))
         used += total_volume * share
         if plan.standing_charge:
-            months = Fraction(segment.days, month_days or total_days)
+            months = num(segment.days) / num(month_days)
             lines.append(Line("standing", _quantity(months), "month", plan.standing_charge,
-                              round_money(months * Fraction(plan.standing_charge), currency), split))
+                              round_money(months * num(plan.standing_charge), currency), split))
     return lines
 
 
-def _quantity(value: Fraction) -> Decimal:
-    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.000001"))
+def _quantity(value: Fraction | Decimal) -> Decimal:
+    if isinstance(value, Fraction):
+        value = WIDE.divide(Decimal(value.numerator), Decimal(value.denominator))
+    return value.quantize(Decimal("0.000001"), context=WIDE)
 
 
-def _base_lines(prices: Prices, volumes: dict[str, Decimal], share: Fraction, unit: str, currency: str,
-                split: date | None) -> list[Line]:
+def _base_lines(prices: Prices, volumes: dict[str, Decimal], share, unit: str, currency: str,
+                split: date | None, num) -> list[Line]:
     if prices.time_of_use:
         missing = set(volumes) - set(prices.periods)
         if TOTAL in volumes or missing:
             raise TariffError("a time-of-use tariff needs volumes per period (tariff registers or interval data)"
                               if TOTAL in volumes else f"no price for period {', '.join(sorted(missing))}")
-        return [Line(f"energy:{p}", _quantity(Fraction(volumes[p]) * share), unit, prices.periods[p],
-                     round_money(Fraction(volumes[p]) * share * Fraction(prices.periods[p]), currency), split)
+        return [Line(f"energy:{p}", _quantity(num(volumes[p]) * share), unit, prices.periods[p],
+                     round_money(num(volumes[p]) * share * num(prices.periods[p]), currency), split)
                 for p in PERIODS if p in volumes]
     if prices.flat is None:
         return []
-    volume = sum((Fraction(v) for v in volumes.values()), Fraction(0)) * share
-    return [Line("energy", _quantity(volume), unit, prices.flat, round_money(volume * Fraction(prices.flat), currency),
+    volume = sum((num(v) for v in volumes.values()), num(0)) * share
+    return [Line("energy", _quantity(volume), unit, prices.flat, round_money(volume * num(prices.flat), currency),
                  split)]
 
 

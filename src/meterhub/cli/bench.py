@@ -222,3 +222,33 @@ def aggregates(meters: int, days: int):
     from meterhub.bench import aggregates as aggregates_bench
 
     click.echo(json.dumps(aggregates_bench.measure(meters, days), indent=2))
+
+@click.option("--accounts", default=100_000, show_default=True, type=int)
+@click.option("--baseline-accounts", default=500, show_default=True, type=int,
+              help="Sample billed by the per-account ORM baseline (scaled to --accounts).")
+@click.option("--batch-size", default=2000, show_default=True, type=int, help="Accounts per transaction.")
+@click.option("--postgres", "postgres_url", default="postgresql://postgres@127.0.0.1:5432/postgres",
+              show_default=True, help="Server for the run (a meterhub_bench_billing database is made and dropped).")
+def billing(accounts: int, baseline_accounts: int, batch_size: int, postgres_url: str):
+    """Monthly settlement of ACCOUNTS on a tiered + time-of-use tariff on PostgreSQL: the
+    set-based bill run against a per-account ORM baseline on a sample, in the same run."""
+    import os
+
+    name = "meterhub_bench_billing"
+    _recreate_pg_database(postgres_url, name)
+    os.environ["DATABASE_URL"] = postgres_url.rsplit("/", 1)[0] + "/" + name
+    try:
+        from meterhub.cli import setup_django
+
+        setup_django()
+        from django.core.management import call_command
+        from django.db import connections
+
+        call_command("migrate", interactive=False, verbosity=0)
+        from meterhub.bench import billing as billing_bench
+
+        result = billing_bench.measure(accounts, baseline_accounts, batch_size)
+        connections.close_all()
+    finally:
+        _drop_pg_database(postgres_url, name)
+    click.echo(json.dumps(result, indent=2))
