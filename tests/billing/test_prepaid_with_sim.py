@@ -15,6 +15,7 @@ import json
 import time as wallclock
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connections
@@ -47,7 +48,7 @@ def field(port: int) -> dict:
 @pytest.fixture
 def prepaid_site():
     site = Site.objects.create(code="e2e", name="E2E", time_zone="Asia/Shanghai")
-    local_now = datetime.now(UTC).astimezone(__import__("zoneinfo").ZoneInfo(site.time_zone))
+    local_now = datetime.now(UTC).astimezone(ZoneInfo(site.time_zone))
     # friendly hours around now: the cut-off must wait
     BillingSettings.objects.create(site=site, quiet_from=(local_now - timedelta(hours=1)).time(),
                                    quiet_until=(local_now + timedelta(hours=1)).time(), no_cutoff_weekends=False,

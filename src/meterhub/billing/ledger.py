@@ -42,6 +42,12 @@ def lock_accounts(ids: Iterable[int]) -> dict[int, Account]:
     return {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=sorted(set(ids))).order_by("pk")}
 
 
+def lock_balances(ids: Iterable[int]) -> dict[int, Decimal]:
+    """Lock accounts (as lock_accounts) and return their balances only."""
+    return dict(Account.objects.select_for_update().filter(pk__in=sorted(set(ids))).order_by("pk")
+                .values_list("pk", "balance"))
+
+
 @transaction.atomic
 def post(account: Account | int, kind: str, amount: Decimal, *, key: str, source: str, at: datetime | None = None,
          reference: str = "", memo: str = "") -> Posted:

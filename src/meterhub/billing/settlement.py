@@ -41,7 +41,6 @@ from meterhub.billing.models import (
 )
 
 BATCH = 1000
-ACCOUNT_FIELDS = ("number", "utility", "payment_mode", "opened_on", "closed_on", "meter_id", "customer_id")
 
 
 def settings_for(site: Site) -> BillingSettings:
@@ -154,9 +153,26 @@ def run(site: Site, period: str, *, batch_size: int = BATCH, started_by: str = "
     return result
 
 
+@dataclass(frozen=True)
+class Billable:
+    """What the bill run needs of an account (rows, not model instances: 100,000 of them)."""
+
+    pk: int
+    number: str
+    utility: str
+    payment_mode: str
+    opened_on: date
+    closed_on: date | None
+    meter_id: int
+    customer_class: str
+
+    FIELDS = ("pk", "number", "utility", "payment_mode", "opened_on", "closed_on", "meter_id",
+              "customer__customer_class")
+
+
 @dataclass
 class Priced:
-    account: Account
+    account: Billable
     lines: list[tariffs.Line]
     volume: Decimal
     reads: dict
@@ -166,12 +182,12 @@ class Priced:
 
 @transaction.atomic
 def bill_batch(ctx: Context, account_ids: list[int], run_row: BillRun | None) -> tuple[int, list[dict]]:
-    locked = ledger.lock_accounts(account_ids)
+    balances = ledger.lock_balances(account_ids)
     billed_already = set(Bill.objects.filter(period=ctx.period, account_id__in=account_ids)
                          .values_list("account_id", flat=True))
-    accounts = list(Account.objects.filter(pk__in=[i for i in account_ids if i not in billed_already])
-                    .select_related("customer").order_by("pk")
-                    .only(*ACCOUNT_FIELDS, "customer__customer_class"))
+    accounts = [Billable(*row) for row in
+                Account.objects.filter(pk__in=[i for i in account_ids if i not in billed_already])
+                .order_by("pk").values_list(*Billable.FIELDS)]
     problems: list[dict] = []
     priced = price_accounts(ctx, accounts, problems)
     if not priced:
@@ -180,7 +196,7 @@ def bill_batch(ctx: Context, account_ids: list[int], run_row: BillRun | None) ->
     billed_at = ctx.utc(ctx.end)
     for p in priced:
         account = p.account
-        balance = locked[account.pk].balance
+        balance = balances[account.pk]
         charges = tariffs.total(p.lines) - p.prepaid_consumption
         closing = balance - charges
         bills.append({"account_id": account.pk, "period": ctx.period, "period_start": ctx.start,
@@ -206,7 +222,7 @@ def bill_batch(ctx: Context, account_ids: list[int], run_row: BillRun | None) ->
     return len(bills), problems
 
 
-def price_accounts(ctx: Context, accounts: list[Account], problems: list[dict]) -> list[Priced]:
+def price_accounts(ctx: Context, accounts: list[Billable], problems: list[dict]) -> list[Priced]:
     """Determinants and prices for a batch of accounts (the set-based part)."""
     if not accounts:
         return []
@@ -225,11 +241,11 @@ def price_accounts(ctx: Context, accounts: list[Account], problems: list[dict]) 
     return out
 
 
-def _opening_reads(ctx: Context, accounts: list[Account], quantities: set[str]) -> dict[tuple[int, str], determinants.Read]:
+def _opening_reads(ctx: Context, accounts: list[Billable], quantities: set[str]) -> dict[tuple[int, str], determinants.Read]:
     """The previous bill's closing reads (so no consumption falls between two bills), else
     the latest read at the period start, else the first read in the period."""
     opening: dict[tuple[int, str], determinants.Read] = {}
-    previous = Bill.objects.filter(period=previous_period(ctx.period), account__in=accounts).values_list(
+    previous = Bill.objects.filter(period=previous_period(ctx.period), account_id__in=[a.pk for a in accounts]).values_list(
         "account__meter_id", "reads")
     for meter_id, reads in previous:
         for quantity, pair in reads.items():
@@ -253,20 +269,20 @@ def _prepaid_consumption(ctx: Context, account_ids: list[int]) -> dict[int, Deci
     return {a: -ledger.cents(s) for a, s in rows}
 
 
-def _annual_prior(ctx: Context, accounts: list[Account]) -> dict[int, Decimal]:
+def _annual_prior(ctx: Context, accounts: list[Billable]) -> dict[int, Decimal]:
     """This year's billed volume before the period, for annual tiers."""
     if not any(v.plan.tier_basis == "annual" for v in ctx.versions):
         return {}
     year = ctx.period[:4]
-    rows = (Bill.objects.filter(account__in=accounts, period__startswith=f"{year}-", period__lt=ctx.period)
+    rows = (Bill.objects.filter(account_id__in=[a.pk for a in accounts], period__startswith=f"{year}-", period__lt=ctx.period)
             .values("account_id").annotate(s=Sum("volume")).values_list("account_id", "s"))
     return {a: Decimal(s).quantize(Decimal("0.000001")) for a, s in rows}
 
 
-def _price_one(ctx: Context, account: Account, opening, closing, prepaid_used, prior) -> Priced:
+def _price_one(ctx: Context, account: Billable, opening, closing, prepaid_used, prior) -> Priced:
     start = max(ctx.start, account.opened_on)
     end = min(ctx.end, account.closed_on) if account.closed_on else ctx.end
-    segs = ctx.segments(account.utility, account.customer.customer_class, start, end)
+    segs = ctx.segments(account.utility, account.customer_class, start, end)
     period_days = (ctx.end - ctx.start).days
     prices = segs[0].plan.prices_for(ctx.month)
     tou = prices.time_of_use
