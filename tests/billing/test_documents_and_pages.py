@@ -109,3 +109,27 @@ def test_cashiers_take_payments_but_do_not_refund_or_run_bills(signed_in, site, 
     assert client.post(reverse("billing-take-payment", args=[account.pk]), {"amount": "5"}).status_code == 403
     Account.objects.get(pk=account.pk)
     assert ledger.mismatched_balances() == []
+
+
+def test_tariffs_settings_and_accounts_from_the_console(signed_in, site):
+    from meterhub.billing.models import BillingSettings, Tariff
+
+    client, _user = signed_in("finance")
+    data = {"site": site.pk, "code": "res", "name": "Residential", "utility": "electricity", "customer_class": "",
+            "valid_from": "2026-01-01", "definition": '{"tiers": [{"up_to": "200", "price": "0.5"}]}'}
+    response = client.post(reverse("billing-tariff-new"), data)
+    assert response.status_code == 200 and "open-ended" in response.content.decode()
+    data["definition"] = '{"tiers": [{"up_to": "200", "price": "0.5"}, {"price": "0.8"}]}'
+    assert client.post(reverse("billing-tariff-new"), data).status_code == 302
+    assert Tariff.objects.get().definition["tiers"][1]["price"] == "0.8"
+    client.post(reverse("billing-settings", args=[site.pk]), {
+        "settlement_day": 5, "due_days": 10, "late_fee_percent": "1.5", "late_fee_grace_days": 3,
+        "low_balance_thresholds": '["30"]', "quiet_from": "20:00", "quiet_until": "07:00",
+        "no_cutoff_weekends": "on"})
+    conf = BillingSettings.objects.get(site=site)
+    assert (conf.settlement_day, conf.late_fee_percent, conf.no_cutoff_holidays) == (5, D("1.5"), False)
+    account = make_account(site, "E1", mode="prepaid")
+    client.post(reverse("billing-account-edit", args=[account.pk]), {"credit_limit": "20", "vulnerable": "on"})
+    account.refresh_from_db()
+    assert account.credit_limit == 20 and account.vulnerable
+    assert client.post(reverse("billing-sync-accounts")).status_code == 302

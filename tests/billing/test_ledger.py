@@ -93,7 +93,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.register = {mode: D(0) for mode in self.accounts}
         self.hour = 0
         for account in self.accounts.values():
-            store(account.meter, local(2026, 11, 1, 0, 30), energy_import=0)
+            store(account.meter, local(2026, 11, 29, 0, 30), energy_import=0)
         self.paid_in = D(0)  # recharges and payments, minus refunds
         self.keys: list[tuple[str, str, Decimal]] = []
         self.billed: dict[str, Decimal] = {}
@@ -125,7 +125,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def read(self, mode, used, reprocess):
         self.hour += 1
         self.register[mode] += used
-        store(self.accounts[mode].meter, local(2026, 11, 1, 0, 30) + timedelta(hours=self.hour),
+        store(self.accounts[mode].meter, local(2026, 11, 29, 0, 30) + timedelta(hours=self.hour),
               energy_import=self.register[mode])
         prepaid.charge_meter_days([(self.accounts[mode].meter_id, None)])
         if reprocess:

@@ -6,7 +6,9 @@ the meter did the time-of-use sorting itself. A meter without them, on a time-of
 tariff, is settled from its interval data: each step between two consecutive reads of
 the total register is put in the period in force at the step's start (site-local time,
 weekends and holidays on the rest-day table). The settlement read at a boundary is the
-latest read at or before it (within `LOOKBACK`).
+latest read at or before it, no older than `SETTLEMENT_TOLERANCE` (an older one would
+bill too little and leave the rest to the next period: better to say the read is missing,
+so that it is read again or estimated, and run the bill for the account again).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from django.db import connection
 from meterhub.billing import tariffs
 from meterhub.readings.models import Quality, Reading
 
-LOOKBACK = timedelta(days=35)
+SETTLEMENT_TOLERANCE = timedelta(days=2)
 TOTAL_REGISTER = {"electricity": "energy_import", "water": "water_volume", "gas": "gas_volume"}
 TOU_REGISTERS = tuple(tariffs.PERIOD_REGISTER.values())
 BILLABLE = (Quality.ACTUAL, Quality.ESTIMATED, Quality.EDITED)  # suspect reads are not billed
@@ -51,8 +53,9 @@ def quantities_for(utility: str) -> tuple[str, ...]:
     return (total, *TOU_REGISTERS) if utility == "electricity" else (total,)
 
 
-def reads_at(meter_ids: Iterable[int], quantities: Iterable[str], at: datetime) -> dict[tuple[int, str], Read]:
-    """The latest billable read of each (meter, quantity) at or before `at`."""
+def reads_at(meter_ids: Iterable[int], quantities: Iterable[str], at: datetime,
+             tolerance: timedelta = SETTLEMENT_TOLERANCE) -> dict[tuple[int, str], Read]:
+    """The latest billable read of each (meter, quantity) in (at - tolerance, at]."""
     meter_ids, quantities = sorted(set(meter_ids)), sorted(set(quantities))
     if not meter_ids:
         return {}
@@ -65,11 +68,11 @@ def reads_at(meter_ids: Iterable[int], quantities: Iterable[str], at: datetime) 
                 " CROSS JOIN LATERAL (SELECT ts, value, quality FROM readings_reading"
                 "   WHERE meter_id = m.id AND quantity = q.name COLLATE \"C\" AND ts <= %s AND ts > %s"
                 "   AND quality = ANY(%s) ORDER BY ts DESC LIMIT 1) r",
-                [meter_ids, quantities, at, at - LOOKBACK, list(BILLABLE)])
+                [meter_ids, quantities, at, at - tolerance, list(BILLABLE)])
             return {(m, q): Read(ts, value, quality) for m, q, ts, value, quality in cursor.fetchall()}
     out: dict[tuple[int, str], Read] = {}
     rows = (Reading.objects.filter(meter_id__in=meter_ids, quantity__in=quantities, ts__lte=at,
-                                   ts__gt=at - LOOKBACK, quality__in=BILLABLE)
+                                   ts__gt=at - tolerance, quality__in=BILLABLE)
             .order_by("meter_id", "quantity", "-ts").values_list("meter_id", "quantity", "ts", "value", "quality"))
     for m, q, ts, value, quality in rows:
         out.setdefault((m, q), Read(ts, value, quality))

@@ -72,3 +72,16 @@ def overdue(site_code: str | None, day):
         reminded = settlement.remind_overdue(site, today)
         fees = settlement.charge_late_fees(site, today)
         click.echo(f"{site.code} {today}: {reminded} reminders, {fees} late fees")
+
+
+@bill.command()
+@click.option("--site", "site_code", help="Only this site (code); default every site.")
+def accounts(site_code: str | None):
+    """Open an account for each tenant and installed meter, close those whose tenancy or
+    installation ended (safe to run again: it changes only what is not right yet)."""
+    setup_django()
+    from meterhub.billing.accounts import sync_accounts
+
+    for site in _sites(site_code):
+        result = sync_accounts(site)
+        click.echo(f"{site.code}: {len(result.opened)} opened, {len(result.closed)} closed")

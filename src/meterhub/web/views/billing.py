@@ -7,23 +7,28 @@ import secrets
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
+from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, Sum
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from meterhub.accounts import roles
 from meterhub.assets.models import Site
+from meterhub.billing import accounts as billing_accounts
 from meterhub.billing import documents, payments, reconciliation, settlement
 from meterhub.billing.models import (
     Account,
     BalanceAlert,
     Bill,
+    BillingSettings,
     BillRun,
     Payment,
     SupplyAction,
@@ -211,7 +216,8 @@ def reconciliation_page(request):
 @requires(roles.BILLING_VIEW)
 def tariff_list(request):
     request.section = "billing"
-    return render(request, "web/billing_tariffs.html", {"tariffs": Tariff.objects.select_related("site")})
+    return render(request, "web/billing_tariffs.html", {"tariffs": Tariff.objects.select_related("site"),
+                                                        "sites": Site.objects.all()})
 
 
 @csrf_exempt
@@ -221,3 +227,72 @@ def webhook(request, provider):
     result = payments.handle_webhook(provider, request.body, request.headers,
                                      remote_addr=request.META.get("REMOTE_ADDR", ""))
     return HttpResponse(result.outcome, status=result.status, content_type="text/plain")
+
+
+class TariffForm(forms.ModelForm):
+    definition = forms.JSONField(label=_l("Definition"), widget=forms.Textarea(attrs={"rows": 12}),
+                                 help_text=_l("JSON, as in docs/billing.md: energy price or periods, tiers, "
+                                              "standing charge, seasons, schedule"))
+
+    class Meta:
+        model = Tariff
+        fields = ["site", "code", "name", "utility", "customer_class", "valid_from", "valid_to", "definition"]
+        widgets = {"valid_from": forms.DateInput(attrs={"type": "date"}),
+                   "valid_to": forms.DateInput(attrs={"type": "date"})}
+
+
+class SettingsForm(forms.ModelForm):
+    class Meta:
+        model = BillingSettings
+        exclude = ["site"]
+        widgets = {"quiet_from": forms.TimeInput(attrs={"type": "time"}),
+                   "quiet_until": forms.TimeInput(attrs={"type": "time"})}
+
+
+class AccountForm(forms.ModelForm):
+    class Meta:
+        model = Account
+        fields = ["credit_limit", "vulnerable"]
+
+
+def _form_page(request, form, title: str, done):
+    request.section = "billing"
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Saved."))
+        return redirect(done)
+    return render(request, "web/simple_form.html", {"form": form, "title": title})
+
+
+@requires(roles.BILLING_CHANGE)
+def tariff_new(request):
+    form = TariffForm(request.POST or None)
+    return _form_page(request, form, _("New tariff version"), "billing-tariffs")
+
+
+@requires(roles.BILLING_CHANGE)
+def site_settings(request, pk):
+    site = get_object_or_404(Site, pk=pk)
+    form = SettingsForm(request.POST or None, instance=settlement.settings_for(site))
+    form.instance.site = site
+    return _form_page(request, form, _("Billing settings: %(site)s") % {"site": site}, "billing-tariffs")
+
+
+@requires(roles.BILLING_CHANGE)
+def account_edit(request, pk):
+    account = get_object_or_404(Account, pk=pk)
+    form = AccountForm(request.POST or None, instance=account)
+    return _form_page(request, form, _("Account %(no)s") % {"no": account.number},
+                      reverse("billing-account", args=[pk]))
+
+
+@require_POST
+@requires(roles.BILLING_CHANGE)
+def sync_accounts(request):
+    opened = closed = 0
+    for site in Site.objects.all():
+        result = billing_accounts.sync_accounts(site)
+        opened, closed = opened + len(result.opened), closed + len(result.closed)
+    messages.success(request, _("%(opened)d accounts opened, %(closed)d closed.") % {"opened": opened,
+                                                                                     "closed": closed})
+    return redirect("section-billing")
