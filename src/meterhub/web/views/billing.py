@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 from meterhub.accounts import roles
 from meterhub.assets.models import Site
 from meterhub.billing import accounts as billing_accounts
-from meterhub.billing import documents, payments, reconciliation, settlement
+from meterhub.billing import documents, ledger, payments, reconciliation, settlement
 from meterhub.billing.models import (
     Account,
     BalanceAlert,
@@ -66,6 +66,7 @@ def home(request):
     totals = Account.objects.aggregate(n=Count("id"), arrears=Sum("balance", filter=Q(balance__lt=0)),
                                        credit=Sum("balance", filter=Q(balance__gt=0)),
                                        off=Count("id", filter=Q(supply=Account.Supply.OFF)))
+    totals["arrears"], totals["credit"] = -ledger.cents(totals["arrears"]), ledger.cents(totals["credit"])
     return render(request, "web/billing_home.html", {
         "page": Paginator(accounts, 50).get_page(request.GET.get("page")), "q": q, "mode": mode, "supply": supply,
         "totals": totals, "runs": BillRun.objects.select_related("site")[:5],
