@@ -124,3 +124,21 @@ def test_late_fee_and_reminder_once_per_overdue_bill(site, flat_tariff):
     assert settlement.remind_overdue(site, date(2026, 12, 13)) == 0
     assert LedgerEntry.objects.get(kind="late_fee").amount == D("-2.00")  # 5 % of the 40.00 still overdue
     assert Reminder.objects.get().amount_due == D(40)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_priced_ahead_in_a_second_thread_bill_each_account_once(site, flat_tariff):
+    """Outside a transaction on PostgreSQL the next batch is priced while this one is
+    written (on SQLite the same run goes batch by batch)."""
+    accounts = [make_account(site, f"Q{i}") for i in range(7)]
+    for i, a in enumerate(accounts):
+        store(a.meter, local(2026, 11, 1), energy_import=0)
+        store(a.meter, local(2026, 12, 1), energy_import=i)
+    Bill.objects.create(account=accounts[3], period="2026-11", period_start=date(2026, 11, 1),
+                        period_end=date(2026, 12, 1), issued_on=date(2026, 12, 1), due_on=date(2026, 12, 16),
+                        opening_balance=0, charges=0, closing_balance=0, amount_due=0)  # billed by someone else
+    result = settlement.run(site, "2026-11", batch_size=2)
+    assert (result.billed, result.already_billed, result.problems) == (6, 1, [])
+    assert sorted(LedgerEntry.objects.filter(kind="bill").values_list("amount", flat=True)) == sorted(
+        -(D(10) + D(i) / 2) for i in range(7) if i != 3)
+    assert ledger.mismatched_balances() == []

@@ -17,12 +17,13 @@ standing charge only and shows the consumption already deducted, as a statement.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
@@ -137,9 +138,10 @@ def run(site: Site, period: str, *, batch_size: int = BATCH, started_by: str = "
     todo = [i for i in ids if i not in done]
     if progress and done:
         progress(len(done))
-    for n, i in enumerate(range(0, len(todo), batch_size)):
-        batch = todo[i:i + batch_size]
-        billed, problems = bill_batch(ctx, batch, result.run)
+    batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
+    for n, (batch, prepared) in enumerate(_prepared(ctx, batches)):
+        with transaction.atomic():
+            billed, problems = write(ctx, prepared, result.run)
         result.billed += billed
         result.problems.extend(problems)
         if progress:
@@ -180,16 +182,64 @@ class Priced:
     prepaid_consumption: Decimal = Decimal(0)
 
 
-@transaction.atomic
-def bill_batch(ctx: Context, account_ids: list[int], run_row: BillRun | None) -> tuple[int, list[dict]]:
-    balances = ledger.lock_balances(account_ids)
+def _prepared(ctx: Context, batches: list[list[int]]):
+    """(batch, its priced accounts), in order. On PostgreSQL, outside a transaction, the next
+    batch is priced in a second thread (its own connection) while this one is written, so
+    Python and the database work at the same time. Pricing only reads; the writer locks."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block or len(batches) < 2:
+        for batch in batches:
+            yield batch, prepare(ctx, batch)
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="bill-run-pricing") as pool:
+        try:
+            ahead = pool.submit(prepare, ctx, batches[0])
+            for n, batch in enumerate(batches):
+                prepared = ahead.result()
+                if n + 1 < len(batches):
+                    ahead = pool.submit(prepare, ctx, batches[n + 1])
+                yield batch, prepared
+        finally:
+            pool.submit(connections.close_all)  # the pricing thread's connection
+
+
+@dataclass
+class Prepared:
+    priced: list[Priced]
+    problems: list[dict]
+
+
+def prepare(ctx: Context, account_ids: list[int]) -> Prepared:
+    """Determinants and prices for the accounts of a batch not billed yet (reads only)."""
     billed_already = set(Bill.objects.filter(period=ctx.period, account_id__in=account_ids)
                          .values_list("account_id", flat=True))
     accounts = [Billable(*row) for row in
                 Account.objects.filter(pk__in=[i for i in account_ids if i not in billed_already])
                 .order_by("pk").values_list(*Billable.FIELDS)]
     problems: list[dict] = []
-    priced = price_accounts(ctx, accounts, problems)
+    return Prepared(price_accounts(ctx, accounts, problems), problems)
+
+
+def bill_batch(ctx: Context, account_ids: list[int], run_row: BillRun | None = None) -> tuple[int, list[dict]]:
+    with transaction.atomic():
+        return write(ctx, prepare(ctx, account_ids), run_row)
+
+
+def write(ctx: Context, prepared: Prepared, run_row: BillRun | None) -> tuple[int, list[dict]]:
+    """Bills, lines and ledger entries for priced accounts, with the accounts locked (call
+    inside a transaction). An account billed meanwhile is skipped; a prepaid account is
+    priced again under the lock (a late read may have charged it since)."""
+    problems = list(prepared.problems)
+    ids = [p.account.pk for p in prepared.priced]
+    balances = ledger.lock_balances(ids)
+    billed_already = set(Bill.objects.filter(period=ctx.period, account_id__in=ids).values_list("account_id",
+                                                                                                flat=True))
+    priced = [p for p in prepared.priced if p.account.pk not in billed_already]
+    prepaid = [p.account for p in priced if p.account.payment_mode == Meter.PaymentMode.PREPAID]
+    if prepaid:
+        again = {p.account.pk: p for p in price_accounts(ctx, prepaid, problems)}
+        priced = [again.get(p.account.pk) if p.account.payment_mode == Meter.PaymentMode.PREPAID else p
+                  for p in priced]
+        priced = [p for p in priced if p is not None]
     if not priced:
         return 0, problems
     bills, entries = [], []

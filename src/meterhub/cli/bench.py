@@ -226,7 +226,7 @@ def aggregates(meters: int, days: int):
 @click.option("--accounts", default=100_000, show_default=True, type=int)
 @click.option("--baseline-accounts", default=500, show_default=True, type=int,
               help="Sample billed by the per-account ORM baseline (scaled to --accounts).")
-@click.option("--batch-size", default=5000, show_default=True, type=int, help="Accounts per transaction.")
+@click.option("--batch-size", default=2000, show_default=True, type=int, help="Accounts per transaction.")
 @click.option("--postgres", "postgres_url", default="postgresql://postgres@127.0.0.1:5432/postgres",
               show_default=True, help="Server for the run (a meterhub_bench_billing database is made and dropped).")
 def billing(accounts: int, baseline_accounts: int, batch_size: int, postgres_url: str):
