@@ -142,3 +142,41 @@ def test_batches_priced_ahead_in_a_second_thread_bill_each_account_once(site, fl
     assert sorted(LedgerEntry.objects.filter(kind="bill").values_list("amount", flat=True)) == sorted(
         -(D(10) + D(i) / 2) for i in range(7) if i != 3)
     assert ledger.mismatched_balances() == []
+
+
+@pytest.mark.django_db
+def test_bill_run_from_random_reads_equals_an_independent_calculation(site):
+    """Random tariffs and register reads, through the ingest path and the whole bill run."""
+    from django.db import transaction
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from meterhub.billing.models import Tariff
+    from tests.billing.test_tariffs import definitions, expected_bill
+
+    register = st.decimals(min_value=0, max_value=99999, places=2)
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(tou=st.booleans(), data=st.data(), opening=st.lists(register, min_size=4, max_size=4),
+           used=st.lists(st.decimals(min_value=0, max_value=900, places=2), min_size=4, max_size=4))
+    def check(tou, data, opening, used):
+        definition = data.draw(definitions(tou))
+        sid = transaction.savepoint()
+        try:
+            Tariff.objects.create(site=site, code="p", name="P", utility="electricity", valid_from=date(2026, 1, 1),
+                                  definition=definition)
+            account = make_account(site, "R1")
+            reads = {f"energy_import_t{i + 1}": v for i, v in enumerate(opening)}
+            store(account.meter, local(2026, 10, 31, 23, 55), energy_import=sum(opening), **reads)
+            reads = {f"energy_import_t{i + 1}": opening[i] + used[i] for i in range(4)}
+            store(account.meter, local(2026, 11, 30, 23, 55), energy_import=sum(opening) + sum(used), **reads)
+            settlement.run(site, "2026-11")
+            bill = Bill.objects.get(account=account)
+            volumes = dict(zip(("sharp", "peak", "flat", "valley"), used, strict=True)) if tou \
+                else {"total": sum(used)}
+            assert bill.charges == expected_bill(None, [(definition, 30)], volumes)
+            assert ledger.balance_of(account) == -bill.charges
+        finally:
+            transaction.savepoint_rollback(sid)
+
+    check()
