@@ -81,6 +81,10 @@ def test_billing_pages_for_finance(signed_in, billed):
     bill = Bill.objects.get(account=account)
     assert pdf_text(client.get(reverse("billing-bill-pdf", args=[bill.pk]), {"lang": "en"}).content)[0].count("B0")
     assert len(pdf_text(client.get(reverse("billing-batch-print"), {"period": "2026-10"}).content)) == 3
+    sheet = load_workbook(io.BytesIO(client.get(reverse("billing-batch-print"), {
+        "period": "2026-10", "format": "xlsx", "lang": "en"}).content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == "Account" and [r[0] for r in rows[1:]] == ["B0", "B1", "B2"] and rows[2][8] == 60.5
     assert "2026-10" in client.get(reverse("billing-runs"), {"period": "2026-10"}).content.decode()
     assert client.get(reverse("billing-reconciliation")).status_code == 200
     assert client.get(reverse("billing-tariffs")).status_code == 200

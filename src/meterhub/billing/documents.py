@@ -212,6 +212,23 @@ def statement_xlsx(st: Statement, language: str = "zh-hans") -> bytes:
         return out.getvalue()
 
 
+def bills_xlsx(bills: Iterable[Bill], language: str = "zh-hans") -> bytes:
+    """A period's bills, one row each, for finance to share."""
+    with translation.override(language):
+        book = Workbook()
+        sheet = book.active
+        sheet.append([_("Account"), _("Customer"), _("Meter"), _("Period"), _("Consumption"),
+                      _("Balance brought forward"), _("Charges this period"), _("Balance"), _("Amount due"),
+                      _("Due"), _("Estimated")])
+        for b in bills:
+            sheet.append([b.account.number, b.account.customer.name, b.account.meter.serial, b.period, b.volume,
+                          b.opening_balance, b.charges, b.closing_balance, b.amount_due, b.due_on,
+                          _("yes") if b.estimated else ""])
+        out = io.BytesIO()
+        book.save(out)
+        return out.getvalue()
+
+
 def reconciliation_xlsx(report: reconciliation.Report, language: str = "zh-hans") -> bytes:
     with translation.override(language):
         book = Workbook()

@@ -193,6 +193,8 @@ def batch_print(request):
              .prefetch_related("lines").order_by("account__number"))
     if request.GET.get("site"):
         bills = bills.filter(account__site__code=request.GET["site"])
+    if request.GET.get("format") == "xlsx":
+        return _download(documents.bills_xlsx(bills, _language(request)), XLSX, f"bills-{period}.xlsx")
     return _download(documents.bill_pdf(bills, _language(request)), PDF, f"bills-{period}.pdf")
 
 
