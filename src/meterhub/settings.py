@@ -36,7 +36,6 @@ INSTALLED_APPS = [
     "meterhub.alarms",
     "meterhub.seals",
     "meterhub.aggregates",
-
     "meterhub.billing",
     "meterhub.web",
 ]

@@ -23,7 +23,6 @@ SUBCOMMANDS = {
     "bench": ("meterhub.cli.bench:bench", "Run a benchmark and print its figures as JSON."),
     "seal": ("meterhub.cli.seal:seal", "Check seal codes; seal keys, stock and labels."),
     "aggregates": ("meterhub.cli.aggregates:aggregates", "Rebuild consumption figures; mark master meters."),
-
     "bill": ("meterhub.cli.billing:bill", "Billing: the monthly bill run, overdue reminders and late fees."),
 }
 

@@ -223,6 +223,8 @@ def aggregates(meters: int, days: int):
 
     click.echo(json.dumps(aggregates_bench.measure(meters, days), indent=2))
 
+
+@bench.command()
 @click.option("--accounts", default=100_000, show_default=True, type=int)
 @click.option("--baseline-accounts", default=500, show_default=True, type=int,
               help="Sample billed by the per-account ORM baseline (scaled to --accounts).")
