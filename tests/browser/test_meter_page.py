@@ -61,7 +61,8 @@ def test_chart_draws_readings_marks_quality_and_zoom_fetches_finer_data(new_page
     _wait_loads(page, 1)
     chart = page.locator("#chart")
     assert chart.locator("canvas").count() == 1
-    assert int(chart.get_attribute("data-points")) == 7 * 96 + 96 or int(chart.get_attribute("data-points")) > 600
+    # the default week, every reading drawn: at least six whole days however late in the local day it is
+    assert int(chart.get_attribute("data-points")) >= 6 * 96
     assert int(chart.get_attribute("data-marked")) >= 1  # the suspect reading near the end
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "meter-page-desktop.png"), full_page=True)
