@@ -52,17 +52,7 @@ def polling(collectors: int, meters: int, baud: int, no_baseline: bool):
 @click.option("--baseline-rows", default=1_000, show_default=True, type=int)
 def import_(rows: int, baseline_rows: int):
     """Bulk import of meters against a row-by-row ORM baseline (in a rolled-back transaction)."""
-    import os
-    import tempfile
-
-    if not os.environ.get("DATABASE_URL"):  # never write into the operator's own database by default
-        os.environ["METERHUB_VAR"] = tempfile.mkdtemp(prefix="meterhub-bench-")
-    from meterhub.cli import setup_django
-
-    setup_django()
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
+    _migrated_bench_database()
     from meterhub.bench import importing
 
     click.echo(json.dumps(importing.measure(rows, baseline_rows), indent=2))
@@ -208,17 +198,7 @@ def query(meters: int, days: int, repeat: int, rebuild: bool, postgres_url: str)
 def aggregates(meters: int, days: int):
     """Aggregates upkeep after one new 15-minute batch, against recomputing from scratch
     (in a rolled-back transaction; a fresh SQLite file unless DATABASE_URL is set)."""
-    import os
-    import tempfile
-
-    if not os.environ.get("DATABASE_URL"):
-        os.environ["METERHUB_VAR"] = tempfile.mkdtemp(prefix="meterhub-bench-")
-    from meterhub.cli import setup_django
-
-    setup_django()
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
+    _migrated_bench_database()
     from meterhub.bench import aggregates as aggregates_bench
 
     click.echo(json.dumps(aggregates_bench.measure(meters, days), indent=2))
