@@ -12,6 +12,22 @@ def bench():
     """Run a benchmark and print its figures as JSON."""
 
 
+def _migrated_bench_database() -> None:
+    """Django on a fresh SQLite file (or on DATABASE_URL when set: never the operator's own
+    database by default), migrated."""
+    import os
+    import tempfile
+
+    if not os.environ.get("DATABASE_URL"):
+        os.environ["METERHUB_VAR"] = tempfile.mkdtemp(prefix="meterhub-bench-")
+    from meterhub.cli import setup_django
+
+    setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
 @bench.command()
 @click.option("--seconds", default=3.0, show_default=True, type=float,
               help="Duration of each measurement.")
