@@ -6,6 +6,7 @@ METERHUB_DEBUG     1 for development error pages
 METERHUB_FIELD_KEYS comma-separated Fernet keys for protocol passwords and personal data
                    (first one encrypts; others still decrypt, for rotation); default var/field.key
 METERHUB_ALLOWED_HOSTS comma-separated host names (default: any, for a LAN appliance)
+METERHUB_API_RATE_LIMIT API requests per caller per window (default 600; METERHUB_API_RATE_WINDOW_S, 60)
 """
 
 from __future__ import annotations
@@ -96,6 +97,10 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_FAILURE_LIMIT = int(os.environ.get("METERHUB_LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_FAILURE_WINDOW_S = 15 * 60
 LOGIN_LOCKOUT_S = 15 * 60
+
+# API requests per caller (token or console session) per fixed window (api/ratelimit.py).
+API_RATE_LIMIT = int(os.environ.get("METERHUB_API_RATE_LIMIT", "600"))
+API_RATE_WINDOW_S = int(os.environ.get("METERHUB_API_RATE_WINDOW_S", "60"))
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]

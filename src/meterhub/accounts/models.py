@@ -75,3 +75,48 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("audit entries are append-only")
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API, acting as its owner but limited to its scopes.
+
+    Only a SHA-256 of the secret is kept (the secret is shown once, at creation); a token
+    carries 256 random bits, so a fast hash is enough and lets a request find it by index.
+    """
+
+    name = models.CharField(_("name"), max_length=80)
+    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_tokens", verbose_name=_("owner"))
+    prefix = models.CharField(_("prefix"), max_length=12)  # the secret's first characters, to recognise it
+    secret_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(_("scopes"), default=list)  # capability names (accounts/roles.py)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"))
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(_("last used from"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("API token")
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_live(self, now) -> bool:
+        return self.revoked_at is None and self.expires_at > now and self.owner.is_active
+
+    def allows(self, capability: str) -> bool:
+        """In the token's scopes and still the owner's: a role taken away takes the scope with it."""
+        return capability in self.scopes and self.owner.has_capability(capability)
+
+
+class ApiRateWindow(models.Model):
+    """Requests counted per caller per fixed window (api/ratelimit.py): one row per caller and window,
+    shared by every process through the database."""
+
+    caller = models.CharField(max_length=80)  # "token:<id>" or "user:<id>"
+    window_start = models.BigIntegerField()  # Unix seconds, a multiple of the window length
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["caller", "window_start"], name="api_rate_window_unique")]

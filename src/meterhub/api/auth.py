@@ -1,16 +1,51 @@
 """Who may call an API route: every route names one capability (accounts/roles.py).
 
-Today the caller is a signed-in console operator (the session cookie). `guards()` is the
-one place that lists the schemes a route accepts, so token auth with scopes (a later
-release) is one more class here, mapping scopes to the same capabilities; no route changes.
-A caller nobody recognises gets 401; a recognised caller without the capability gets 403.
+Two schemes, tried in this order: a bearer token (`Authorization: Bearer mh_...`, whose
+scopes must include the capability, and whose owner must still have it), and the console's
+session cookie (the operator's role decides). `guards()` is the one list every route uses.
+A caller nobody recognises gets 401; a recognised caller without the capability gets 403;
+a recognised caller over its rate gets 429 (api/ratelimit.py).
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from ninja.errors import AuthorizationError
-from ninja.security import APIKeyCookie
+from ninja.security import APIKeyCookie, HttpBearer
+
+from meterhub.accounts import context, tokens
+from meterhub.api import ratelimit
+
+
+def _needs(capability: str) -> AuthorizationError:
+    return AuthorizationError(message=f"needs the {capability} capability")
+
+
+def _act_as(request, user) -> None:
+    """Actions taken through a token are the owner's, in the audit log too."""
+    request.user = user
+    acting = context.current.get()
+    context.current.set(context.Acting(user=user, ip=acting.ip or context.client_ip(request),
+                                       user_agent=acting.user_agent))
+
+
+class ApiTokenBearer(HttpBearer):
+    """An API token: its scopes, within its owner's role, decide."""
+
+    def __init__(self, capability: str):
+        self.capability = capability
+        super().__init__()
+
+    def authenticate(self, request, token):
+        found = tokens.live_token(token, ip=context.client_ip(request))
+        if found is None:
+            return None
+        if not found.allows(self.capability):
+            raise _needs(self.capability)
+        ratelimit.hit(f"token:{found.pk}")
+        request.api_token = found
+        _act_as(request, found.owner)
+        return found.owner
 
 
 class ConsoleSession(APIKeyCookie):
@@ -27,9 +62,10 @@ class ConsoleSession(APIKeyCookie):
         if not user.is_authenticated:
             return None
         if not user.has_capability(self.capability):
-            raise AuthorizationError(message=f"needs the {self.capability} capability")
+            raise _needs(self.capability)
+        ratelimit.hit(f"user:{user.pk}")
         return user
 
 
 def guards(capability: str) -> list:
-    return [ConsoleSession(capability)]
+    return [ApiTokenBearer(capability), ConsoleSession(capability)]

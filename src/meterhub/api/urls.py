@@ -10,7 +10,7 @@ from django.urls import path
 from ninja import NinjaAPI
 
 from meterhub.accounts import roles
-from meterhub.api import meters, readings
+from meterhub.api import meters, ratelimit, readings
 from meterhub.api.routes import CAPABILITY_BY_URL_NAME
 from meterhub.web.access import requires
 
@@ -20,6 +20,15 @@ api = NinjaAPI(title="meterhub API", version="1", urls_namespace="api",
                description="Readings and meters. Every route names the capability it needs (x-capability). "
                            "See docs/api.md.",
                docs_decorator=requires(DOCS_CAPABILITY))
+
+
+@api.exception_handler(ratelimit.RateLimited)
+def too_many_requests(request, exc: ratelimit.RateLimited):
+    response = api.create_response(request, {"detail": str(exc)}, status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 api.add_router("/", meters.router)
 api.add_router("/", readings.router)
 # Aggregates (daily and monthly consumption by meter, tariff period, building and site)

@@ -24,6 +24,7 @@ SUBCOMMANDS = {
     "seal": ("meterhub.cli.seal:seal", "Check seal codes; seal keys, stock and labels."),
     "aggregates": ("meterhub.cli.aggregates:aggregates", "Rebuild consumption figures; mark master meters."),
     "bill": ("meterhub.cli.billing:bill", "Billing: the monthly bill run, overdue reminders and late fees."),
+    "token": ("meterhub.cli.token:token", "Create, list and revoke API tokens."),
 }
 
 

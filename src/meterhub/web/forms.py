@@ -170,3 +170,19 @@ class NewOperatorForm(forms.Form):
 
 class PasswordResetForm(forms.Form):
     password = forms.CharField(label=_("new password"), widget=SecretInput(), min_length=10)
+
+
+class ApiTokenForm(forms.Form):
+    owner = forms.ModelChoiceField(label=_("owner"), queryset=None, to_field_name="username")
+    name = forms.CharField(label=_("name"), max_length=80, help_text=_("What the token is for"))
+    scopes = forms.MultipleChoiceField(label=_("scopes"), widget=forms.CheckboxSelectMultiple,
+                                       help_text=_("Only capabilities the owner's role has are accepted"))
+    days = forms.IntegerField(label=_("days until it expires"), min_value=1, max_value=366, initial=90)
+
+    def __init__(self, *args, **kwargs):
+        from meterhub.accounts.models import User
+        from meterhub.accounts.roles import ALL_CAPABILITIES
+
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = User.objects.filter(is_active=True).order_by("username")
+        self.fields["scopes"].choices = [(c, c) for c in sorted(ALL_CAPABILITIES)]

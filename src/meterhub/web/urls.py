@@ -5,6 +5,7 @@ from django.views.i18n import set_language
 from meterhub.web import forms
 from meterhub.web.views import (
     alarms,
+    api_tokens,
     audit,
     billing,
     commands,
@@ -81,6 +82,8 @@ urlpatterns = [
     path("settings/operators/<int:pk>/enable/", operators.operator_set_active, {"active": True},
          name="operator-enable"),
     path("settings/operators/<int:pk>/password/", operators.operator_reset_password, name="operator-password"),
+    path("settings/api-tokens/", api_tokens.token_list, name="api-token-list"),
+    path("settings/api-tokens/<int:pk>/revoke/", api_tokens.token_revoke, name="api-token-revoke"),
     path("settings/audit/", audit.audit_log, name="audit-log"),
     path("settings/master-meters/", master_meters.master_meter_list, name="master-meter-list"),
     path("settings/master-meters/<int:pk>/remove/", master_meters.master_meter_remove, name="master-meter-remove"),
