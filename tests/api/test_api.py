@@ -141,8 +141,11 @@ def test_openapi_schema_lists_every_route_with_its_capability(signed_in):
     schema = client.get("/api/v1/openapi.json").json()
     operations = {(path, method): op for path, methods in schema["paths"].items() for method, op in methods.items()}
     assert set(operations) == {("/api/v1/meters", "get"), ("/api/v1/meters/{meter_id}/readings", "get"),
-                               ("/api/v1/sites/{site_code}/readings", "get"), ("/api/v1/meters/{meter_id}/series", "get")}
-    assert {op["x-capability"] for op in operations.values()} == {"assets.view", "reports.view"}
-    assert all(op["security"] for op in operations.values())
+                               ("/api/v1/sites/{site_code}/readings", "get"), ("/api/v1/meters/{meter_id}/series", "get"),
+                               ("/api/v1/sites", "get"), ("/api/v1/customers", "get"), ("/api/v1/alarms", "get"),
+                               ("/api/v1/seals", "get"), ("/api/v1/commands", "get"), ("/api/v1/commands", "post")}
+    assert {op["x-capability"] for op in operations.values()} == {"assets.view", "reports.view", "billing.view",
+                                                                  "alarms.view", "seals.view", "commands.send"}
+    assert all(op["security"] == [{"ApiTokenBearer": []}, {"ConsoleSession": []}] for op in operations.values())
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200 and b"openapi.json" in docs.content

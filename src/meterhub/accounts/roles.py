@@ -36,6 +36,7 @@ REPORTS_VIEW = "reports.view"
 OPERATORS_MANAGE = "operators.manage"
 AUDIT_VIEW = "audit.view"
 READINGS_EDIT = "readings.edit"  # correct or supply readings, judge validation findings
+CUSTOMERS_PERSONAL = "customers.personal"  # customers' phone and e-mail in the API (never the ID number)
 CONSOLE = "console"  # any signed-in, active operator
 
 _VIEW_ALL = {CONSOLE, ASSETS_VIEW, BILLING_VIEW, SEALS_VIEW, ALARMS_VIEW, REPORTS_VIEW}
@@ -44,11 +45,11 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     Role.ADMINISTRATOR: frozenset(
         _VIEW_ALL
         | {ASSETS_CHANGE, ASSETS_IMPORT, BILLING_CHANGE, PAYMENTS_TAKE, SEALS_CHANGE, ALARMS_CHANGE,
-           COMMANDS_SEND, OPERATORS_MANAGE, AUDIT_VIEW, READINGS_EDIT}
+           COMMANDS_SEND, OPERATORS_MANAGE, AUDIT_VIEW, READINGS_EDIT, CUSTOMERS_PERSONAL}
     ),
     Role.OPERATOR: frozenset(_VIEW_ALL | {ASSETS_CHANGE, ASSETS_IMPORT, COMMANDS_SEND, ALARMS_CHANGE, READINGS_EDIT,
-                                          PAYMENTS_TAKE}),
-    Role.FINANCE: frozenset(_VIEW_ALL | {BILLING_CHANGE, PAYMENTS_TAKE}),
+                                          PAYMENTS_TAKE, CUSTOMERS_PERSONAL}),
+    Role.FINANCE: frozenset(_VIEW_ALL | {BILLING_CHANGE, PAYMENTS_TAKE, CUSTOMERS_PERSONAL}),
     Role.TECHNICIAN: frozenset({CONSOLE, ASSETS_VIEW, SEALS_VIEW, SEALS_CHANGE, ALARMS_VIEW}),
     Role.ANALYST: frozenset(_VIEW_ALL | {ALARMS_CHANGE, SEALS_CHANGE, AUDIT_VIEW, READINGS_EDIT}),
     Role.READONLY: frozenset(_VIEW_ALL),

@@ -35,3 +35,14 @@ def page(rows, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
     more = len(found) > limit
     last = items[-1] if items else None
     return items, (encode(last["meter_id"], last["quantity"], last["ts"]) if more else None)
+
+
+def by_id(rows, limit: int, after: int | None) -> tuple[list, int | None]:
+    """Up to `limit` rows with an id above `after`, in id order, and the `after` for the next page."""
+    if not 1 <= limit <= 1000:
+        raise HttpError(400, "limit must be between 1 and 1000")
+    if after is not None:
+        rows = rows.filter(pk__gt=after)
+    found = list(rows.order_by("pk")[:limit + 1])
+    items = found[:limit]
+    return items, (items[-1].pk if len(found) > limit else None)

@@ -15,8 +15,9 @@ def get(router, path: str, capability: str, *, url_name: str, **options):
 
 
 def post(router, path: str, capability: str, *, url_name: str, **options):
-    """router.post, declared like get(); a console session also needs its CSRF token."""
-    CAPABILITY_BY_URL_NAME[url_name] = capability
+    """router.post, declared like get(); a console session also needs its CSRF token. On a path that
+    also answers GET, the URL (walked with GET) keeps the GET's capability; the schema table walks both."""
+    CAPABILITY_BY_URL_NAME.setdefault(url_name, capability)
     return _route(router.post, path, capability, url_name, options)
 
 

@@ -47,3 +47,98 @@ class MeterPage(Schema):
     items: list[MeterOut]
     page: int
     next_page: int | None
+
+
+class SiteOut(Schema):
+    id: int
+    code: str
+    name: str
+    time_zone: str
+    currency: str
+    address: str
+    meters: int
+
+
+class SitePage(Schema):
+    items: list[SiteOut]
+    next_after: int | None  # pass as ?after= for the next page; null on the last page
+
+
+class CustomerOut(Schema):
+    id: int
+    account_no: str
+    name: str
+    customer_class: str
+    language: str
+    active: bool
+    phone: str | None  # null unless the caller has customers.personal
+    email: str | None  # likewise; the ID number is never sent
+
+
+class CustomerPage(Schema):
+    items: list[CustomerOut]
+    next_after: int | None
+
+
+class AlarmOut(Schema):
+    id: int
+    kind: str
+    severity: str
+    state: str
+    site: str
+    meter_id: int | None
+    collector: str | None
+    raised_at: datetime
+    last_at: datetime
+    count: int
+    detail: dict
+    acknowledged_at: datetime | None
+    cleared_at: datetime | None
+
+
+class AlarmPage(Schema):
+    items: list[AlarmOut]
+    next_after: int | None
+
+
+class SealOut(Schema):
+    id: int
+    serial: str
+    seal_type: str
+    state: str
+    meter_id: int | None
+    collector: str | None
+    position: str
+    updated_at: datetime
+
+
+class SealPage(Schema):
+    items: list[SealOut]
+    next_after: int | None
+
+
+class CommandOut(Schema):
+    id: int
+    meter_id: int
+    kind: str
+    params: dict
+    status: str
+    requested_by: str
+    reason: str
+    created_at: datetime
+    valid_until: datetime
+    attempts: int
+    finished_at: datetime | None
+    result: dict
+
+
+class CommandPage(Schema):
+    items: list[CommandOut]
+    next_after: int | None
+
+
+class CommandIn(Schema):
+    meter_id: int
+    kind: str  # relay_trip | relay_close_allowed | relay_direct_close | valve_close | valve_open | time_sync | read_now
+    params: dict = {}
+    reason: str = ""

@@ -10,14 +10,14 @@ from django.urls import path
 from ninja import NinjaAPI
 
 from meterhub.accounts import roles
-from meterhub.api import meters, ratelimit, readings
+from meterhub.api import alarms, commands, meters, ratelimit, readings, registry, seals
 from meterhub.api.routes import CAPABILITY_BY_URL_NAME
 from meterhub.web.access import requires
 
 DOCS_CAPABILITY = roles.CONSOLE
 
 api = NinjaAPI(title="meterhub API", version="1", urls_namespace="api",
-               description="Readings and meters. Every route names the capability it needs (x-capability). "
+               description="Sites, customers, meters, readings, alarms, seals and commands. Every route names the capability it needs (x-capability). "
                            "See docs/api.md.",
                docs_decorator=requires(DOCS_CAPABILITY))
 
@@ -31,6 +31,10 @@ def too_many_requests(request, exc: ratelimit.RateLimited):
 
 api.add_router("/", meters.router)
 api.add_router("/", readings.router)
+api.add_router("/", registry.router)
+api.add_router("/", alarms.router)
+api.add_router("/", seals.router)
+api.add_router("/", commands.router)
 # Aggregates (daily and monthly consumption by meter, tariff period, building and site)
 # go here as their own router: api.add_router("/", aggregates.api.router).
 
