@@ -127,3 +127,14 @@ def test_every_operation_refuses_a_token_without_its_scope(client, admin, meter,
     assert refused.status_code == 403, f"{method} {path} let a token without {capability} in"
     allowed = call(url, **extra, **token_for(admin, capability))
     assert allowed.status_code not in (401, 403), f"{method} {path} refused a token with {capability}"
+
+
+@pytest.mark.parametrize("url", ["/api/v1/seals?meter_id=235622674759973416730624", "/api/v1/sites?after=-1",
+                                 f"/api/v1/meters?page={2**62}&page_size=1000",
+                                 "/api/v1/meters/99999999999999999999/readings",
+                                 "/api/v1/meters/1/readings?cursor=WzIzNTYyMjY3NDc1OTk3MzQxNjczMDYyNCwgImEiLCAiMjAyNi0wMy0wMSJd"])
+def test_numbers_beyond_the_database_are_refused_not_crashed(client, admin, url):
+    """Found by the fuzzer: a 25-digit id reached the query and the driver overflowed (500)."""
+    from meterhub.accounts.roles import REPORTS_VIEW
+    response = client.get(url, **token_for(admin, ASSETS_VIEW, SEALS_VIEW, REPORTS_VIEW))
+    assert 400 <= response.status_code < 500, (url, response.status_code)

@@ -11,14 +11,14 @@ from meterhub.alarms.models import Alarm
 from meterhub.api import paging
 from meterhub.api.registry import IdPageQuery
 from meterhub.api.routes import get
-from meterhub.api.schemas import AlarmPage
+from meterhub.api.schemas import AlarmPage, DbInt
 
 router = Router(tags=["alarms"])
 
 
 class AlarmQuery(IdPageQuery):
     site: str | None = None
-    meter_id: int | None = None
+    meter_id: DbInt | None = None
     state: str | None = None  # raised | acknowledged | cleared
     kind: str | None = None
     severity: str | None = None

@@ -11,7 +11,7 @@ from meterhub.accounts import roles
 from meterhub.api import paging
 from meterhub.api.registry import IdPageQuery
 from meterhub.api.routes import get, post
-from meterhub.api.schemas import CommandIn, CommandOut, CommandPage
+from meterhub.api.schemas import CommandIn, CommandOut, CommandPage, DbInt
 from meterhub.assets.models import Meter
 from meterhub.comms import commands
 from meterhub.comms.models import Command
@@ -22,7 +22,7 @@ FIELDS = ("id", "meter_id", "kind", "params", "status", "requested_by", "reason"
 
 
 class CommandQuery(IdPageQuery):
-    meter_id: int | None = None
+    meter_id: DbInt | None = None
     status: str | None = None  # pending | sending | done | failed | expired | cancelled
     kind: str | None = None
 

@@ -7,7 +7,7 @@ from ninja.errors import HttpError
 
 from meterhub.accounts import roles
 from meterhub.api.routes import get
-from meterhub.api.schemas import MeterPage
+from meterhub.api.schemas import DbInt, MeterPage
 from meterhub.assets.models import Meter
 
 router = Router(tags=["meters"])
@@ -17,14 +17,14 @@ class MeterQuery(Schema):
     site: str | None = None  # site code
     kind: str | None = None  # electricity | water | gas
     active: bool | None = None
-    page: int = 1
-    page_size: int = 100
+    page: DbInt = 1
+    page_size: DbInt = 100
 
 
 @get(router, "/meters", roles.ASSETS_VIEW, url_name="api-meters", response=MeterPage, summary="Meters")
 def meter_list(request, q: Query[MeterQuery]):
-    if q.page < 1 or not 1 <= q.page_size <= 1000:
-        raise HttpError(400, "page must be 1 or more and page_size between 1 and 1000")
+    if not 1 <= q.page <= 1_000_000 or not 1 <= q.page_size <= 1000:
+        raise HttpError(400, "page must be between 1 and 1000000 and page_size between 1 and 1000")
     meters = Meter.objects.select_related("site", "collector").order_by("pk")
     if q.site:
         meters = meters.filter(site__code=q.site)

@@ -21,6 +21,8 @@ def encode(meter_id: int, quantity: str, ts: datetime) -> str:
 def decode(cursor: str) -> tuple[int, str, datetime]:
     try:
         meter_id, quantity, ts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not 0 <= int(meter_id) < 2**63:
+            raise ValueError(meter_id)
         return int(meter_id), str(quantity), datetime.fromisoformat(ts)
     except (ValueError, TypeError) as exc:
         raise HttpError(400, "cursor is not one this API gave out") from exc

@@ -11,7 +11,7 @@ from ninja.errors import HttpError
 from meterhub.accounts import roles
 from meterhub.api import paging
 from meterhub.api.routes import get
-from meterhub.api.schemas import ReadingPage
+from meterhub.api.schemas import DbInt, ReadingPage
 from meterhub.assets.models import Meter, Site
 from meterhub.readings import series
 from meterhub.readings.models import Reading
@@ -26,7 +26,7 @@ class RangeQuery(Schema):
     end: str = ""  # a date (included) or a time (excluded)
     quantity: str | None = None
     quality: str | None = None
-    limit: int = 1000
+    limit: DbInt = 1000
     cursor: str | None = None
 
 
@@ -53,7 +53,7 @@ def _page(rows, q: RangeQuery, start, end) -> dict:
 
 @get(router, "/meters/{meter_id}/readings", roles.REPORTS_VIEW, url_name="api-meter-readings",
      response=ReadingPage, summary="Readings of one meter over a range")
-def meter_readings(request, meter_id: int, q: Query[RangeQuery]):
+def meter_readings(request, meter_id: DbInt, q: Query[RangeQuery]):
     """In key order: by quantity, then time. Follow `next_cursor` until it is null."""
     meter = get_object_or_404(Meter.objects.select_related("site"), pk=meter_id)
     start, end = _range(q, ZoneInfo(meter.site.time_zone))
@@ -80,7 +80,7 @@ class SeriesQuery(Schema):
 
 @get(router, "/meters/{meter_id}/series", roles.ASSETS_VIEW, url_name="api-meter-series",
      summary="A chart series of one quantity: every reading, or min/mean/max buckets for long ranges")
-def meter_series(request, meter_id: int, q: Query[SeriesQuery]):
+def meter_series(request, meter_id: DbInt, q: Query[SeriesQuery]):
     """What the console's load-profile chart draws (readings.series): at most 1,500 points."""
     meter = get_object_or_404(Meter.objects.select_related("site"), pk=meter_id)
     try:

@@ -7,15 +7,15 @@ from ninja import Query, Router, Schema
 from meterhub.accounts import roles
 from meterhub.api import paging
 from meterhub.api.routes import get
-from meterhub.api.schemas import CustomerPage, SitePage
+from meterhub.api.schemas import CustomerPage, DbInt, SitePage
 from meterhub.assets.models import Customer, Site
 
 router = Router(tags=["sites and customers"])
 
 
 class IdPageQuery(Schema):
-    after: int | None = None  # the last id of the previous page
-    limit: int = 100  # 1 to 1000
+    after: DbInt | None = None  # the last id of the previous page
+    limit: DbInt = 100  # 1 to 1000
 
 
 class SiteQuery(IdPageQuery):

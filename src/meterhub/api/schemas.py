@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
 from ninja import Schema
+from pydantic import Field
+
+# An id or count the database can hold (64-bit): anything larger is a 422, not an overflow deep in a query.
+DbInt = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
 class ReadingOut(Schema):
@@ -138,7 +143,7 @@ class CommandPage(Schema):
 
 
 class CommandIn(Schema):
-    meter_id: int
+    meter_id: DbInt
     kind: str  # relay_trip | relay_close_allowed | relay_direct_close | valve_close | valve_open | time_sync | read_now
     params: dict = {}
     reason: str = ""

@@ -8,7 +8,7 @@ from meterhub.accounts import roles
 from meterhub.api import paging
 from meterhub.api.registry import IdPageQuery
 from meterhub.api.routes import get
-from meterhub.api.schemas import SealPage
+from meterhub.api.schemas import DbInt, SealPage
 from meterhub.seals.models import Seal
 
 router = Router(tags=["seals"])
@@ -17,7 +17,7 @@ router = Router(tags=["seals"])
 class SealQuery(IdPageQuery):
     serial: str | None = None
     state: str | None = None
-    meter_id: int | None = None
+    meter_id: DbInt | None = None
     site: str | None = None  # site code of the meter the seal is on
 
 
