@@ -132,9 +132,12 @@ def test_every_operation_refuses_a_token_without_its_scope(client, admin, meter,
 @pytest.mark.parametrize("url", ["/api/v1/seals?meter_id=235622674759973416730624", "/api/v1/sites?after=-1",
                                  f"/api/v1/meters?page={2**62}&page_size=1000",
                                  "/api/v1/meters/99999999999999999999/readings",
+                                 "/api/v1/alarms?raised_to=0001-01-01T00:10:00%2B23:46",
+                                 "/api/v1/alarms?raised_from=2026-03-01T00:00:00",
                                  "/api/v1/meters/1/readings?cursor=WzIzNTYyMjY3NDc1OTk3MzQxNjczMDYyNCwgImEiLCAiMjAyNi0wMy0wMSJd"])
 def test_numbers_beyond_the_database_are_refused_not_crashed(client, admin, url):
-    """Found by the fuzzer: a 25-digit id reached the query and the driver overflowed (500)."""
+    """Found by the fuzzer: a 25-digit id, or a time with no UTC value, reached the query and the database
+    refused it (500)."""
     from meterhub.accounts.roles import REPORTS_VIEW
-    response = client.get(url, **token_for(admin, ASSETS_VIEW, SEALS_VIEW, REPORTS_VIEW))
+    response = client.get(url, **token_for(admin, ASSETS_VIEW, SEALS_VIEW, REPORTS_VIEW, ALARMS_VIEW))
     assert 400 <= response.status_code < 500, (url, response.status_code)

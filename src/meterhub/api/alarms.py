@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from ninja import Query, Router
 
 from meterhub.accounts import roles
@@ -11,7 +9,7 @@ from meterhub.alarms.models import Alarm
 from meterhub.api import paging
 from meterhub.api.registry import IdPageQuery
 from meterhub.api.routes import get
-from meterhub.api.schemas import AlarmPage, DbInt
+from meterhub.api.schemas import AlarmPage, AwareTime, DbInt
 
 router = Router(tags=["alarms"])
 
@@ -22,8 +20,8 @@ class AlarmQuery(IdPageQuery):
     state: str | None = None  # raised | acknowledged | cleared
     kind: str | None = None
     severity: str | None = None
-    raised_from: datetime | None = None
-    raised_to: datetime | None = None  # excluded
+    raised_from: AwareTime | None = None
+    raised_to: AwareTime | None = None  # excluded
 
 
 @get(router, "/alarms", roles.ALARMS_VIEW, url_name="api-alarms", response=AlarmPage, summary="Alarms")

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 # An id or count the database can hold (64-bit): anything larger is a 422, not an overflow deep in a query.
 DbInt = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+
+def _storable_time(value: datetime) -> datetime:
+    """A time with its offset, that still exists in UTC between years 1 and 9999 (found by the fuzzer:
+    0001-01-01T00:00+23:46 is valid ISO 8601 yet has no UTC value, and the database refused it)."""
+    if value.tzinfo is None:
+        raise ValueError("the time needs an offset, e.g. 2026-03-01T00:00:00Z")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("the time is out of range") from exc
+
+
+AwareTime = Annotated[datetime, AfterValidator(_storable_time)]
 
 
 class ReadingOut(Schema):
