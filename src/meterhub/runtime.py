@@ -29,6 +29,7 @@ from meterhub.headend.serial_links import SerialLinks
 from meterhub.headend.server import HeadEnd
 from meterhub.headend.sink import BatchSink
 from meterhub.headend.worker import CommandWorker
+from meterhub.notifications.worker import run_notifier
 from meterhub.readings.processing import run_processing
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,18 @@ def build_headend(node: str | None = None) -> tuple[HeadEnd, Scheduler, CommandW
     return headend, scheduler, worker
 
 
+async def run_alarm_sweep(offload: Callable[..., Awaitable], interval_s: float = 30.0) -> None:
+    """Alarms about time passing (collector offline, meter silent, escalation), every `interval_s`."""
+    from meterhub.alarms.rules import sweep
+
+    while True:
+        try:
+            await offload(sweep)
+        except Exception:
+            log.exception("alarm sweep failed; again in %g s", interval_s)
+        await asyncio.sleep(interval_s)
+
+
 # --- supervision -------------------------------------------------------------------------
 
 async def supervise(name: str, run: Callable[[], Awaitable[None]], *,
@@ -119,6 +132,8 @@ async def run_headend(host: str, port: int, node: str | None = None, ready: asyn
         ("dial-out", DialOut(headend).run),
         ("serial-links", SerialLinks(headend).run),
         ("processing", partial(run_processing, headend.blocking.run)),
+        ("alarm-sweep", partial(run_alarm_sweep, headend.blocking.run)),
+        ("notifier", partial(run_notifier, headend.blocking.run, node=headend.node)),
     ]
     if mqtt is not None:
         feed = GlowFeed(headend, host=mqtt[0], port=mqtt[1], prefix=glow_prefix)

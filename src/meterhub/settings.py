@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "meterhub.readings",
     "meterhub.vee",
     "meterhub.alarms",
+    "meterhub.notifications",
     "meterhub.seals",
     "meterhub.aggregates",
     "meterhub.billing",

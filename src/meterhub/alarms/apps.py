@@ -6,3 +6,9 @@ class AlarmsConfig(AppConfig):
     name = "meterhub.alarms"
     label = "alarms"
     verbose_name = _("Alarms")
+
+    def ready(self):
+        from meterhub.alarms import reading_rules
+        from meterhub.readings import processing
+
+        processing.register(70, "alarms.readings", reading_rules.evaluate_days)

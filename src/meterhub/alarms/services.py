@@ -1,12 +1,16 @@
 """Raising, acknowledging and clearing alarms.
 
 raise_alarm is idempotent for a re-delivered report: the same occurrence (same time or
-older than the last one counted) does not raise the count again.
+older than the last one counted) does not raise the count again. A condition that comes
+back within the site's flapping window after it cleared by itself reopens that alarm
+(flaps + 1) instead of opening a new one, and nobody is told again. Every change that
+people hear about writes its notifications (notifications.dispatch) in the same
+transaction as the alarm, so an alarm and its messages exist together or not at all.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -14,9 +18,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from meterhub.accounts import audit
-from meterhub.alarms.models import Alarm, State
+from meterhub.alarms.models import SEVERITY, Alarm, AlarmSettings, State
+from meterhub.notifications import dispatch
 
-SEVERITY = {"seal_open": "critical", "foreign_seal": "critical", "seal_unknown": "major"}
+AUTO_CLEAR_REASON = "condition ended"
 
 
 def open_alarm(kind: str, *, meter=None, collector=None) -> Alarm | None:
@@ -40,6 +45,9 @@ def raise_alarm(kind: str, at: datetime, *, meter=None, collector=None, site=Non
                 alarm.detail = {**alarm.detail, **(detail or {})}
                 alarm.save(update_fields=["count", "last_at", "detail"])
             return alarm, False
+        flapping = _recently_cleared_by_itself(kind, at, meter, collector, site)
+        if flapping is not None:
+            return _reopen(flapping, at, detail), False
         try:
             with transaction.atomic():
                 alarm = Alarm.objects.create(
@@ -48,7 +56,59 @@ def raise_alarm(kind: str, at: datetime, *, meter=None, collector=None, site=Non
         except IntegrityError:  # raised by another writer a moment ago: count it there
             return raise_alarm(kind, at, meter=meter, collector=collector, site=site, severity=severity,
                                detail=detail)
+        dispatch.alarm_raised(alarm)
     return alarm, True
+
+
+def _recently_cleared_by_itself(kind, at, meter, collector, site) -> Alarm | None:
+    window = timedelta(minutes=AlarmSettings.for_site(site.pk).flap_window_min)
+    last = (Alarm.objects.select_for_update()
+            .filter(kind=kind, meter=meter, collector=collector, state=State.CLEARED, cleared_by__isnull=True)
+            .order_by("-cleared_at").first())
+    if last is not None and last.cleared_at is not None and last.cleared_at <= at <= last.cleared_at + window:
+        return last
+    return None
+
+
+def _reopen(alarm: Alarm, at: datetime, detail: dict | None) -> Alarm:
+    alarm.state, alarm.cleared_at, alarm.clear_reason = State.RAISED, None, ""
+    alarm.acknowledged_by, alarm.acknowledged_at = None, None
+    alarm.count, alarm.flaps, alarm.last_at = alarm.count + 1, alarm.flaps + 1, at
+    alarm.detail = {**alarm.detail, **(detail or {})}
+    alarm.save()
+    return alarm
+
+
+def resolve(kind: str, at: datetime, *, meter=None, collector=None) -> Alarm | None:
+    """The condition has ended: clear its open alarm by itself (nobody's hand, no reason
+    needed); None if there was none."""
+    with transaction.atomic():
+        alarm = open_alarm(kind, meter=meter, collector=collector)
+        if alarm is None:
+            return None
+        alarm.state, alarm.cleared_at, alarm.clear_reason = State.CLEARED, max(at, alarm.last_at), AUTO_CLEAR_REASON
+        alarm.save(update_fields=["state", "cleared_at", "clear_reason"])
+        dispatch.alarm_cleared(alarm)
+    return alarm
+
+
+def escalate_overdue(now: datetime | None = None) -> list[Alarm]:
+    """Raised alarms nobody acknowledged within their site's escalation time: mark them and
+    tell the second line on duty. Each alarm escalates once."""
+    now = now or timezone.now()
+    escalated = []
+    with transaction.atomic():
+        candidates = Alarm.objects.select_for_update().filter(state=State.RAISED, escalated_at__isnull=True)
+        settings_by_site: dict[int, AlarmSettings] = {}
+        for alarm in candidates:
+            limits = settings_by_site.setdefault(alarm.site_id, AlarmSettings.for_site(alarm.site_id))
+            if alarm.raised_at + timedelta(minutes=limits.escalate_after_min) > now:
+                continue
+            alarm.escalated_at = now
+            alarm.save(update_fields=["escalated_at"])
+            dispatch.alarm_escalated(alarm)
+            escalated.append(alarm)
+    return escalated
 
 
 def acknowledge(alarm: Alarm, user) -> Alarm:
@@ -74,6 +134,7 @@ def clear(alarm: Alarm, user, reason: str) -> Alarm:
         alarm.clear_reason = reason[:200]
         alarm.save(update_fields=["state", "cleared_by", "cleared_at", "clear_reason"])
         audit.record("clear", alarm, {"reason": [None, alarm.clear_reason]}, actor=user)
+        dispatch.alarm_cleared(alarm)
     return alarm
 
 

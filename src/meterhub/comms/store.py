@@ -10,6 +10,7 @@ from collections import defaultdict
 
 from django.db import transaction
 
+from meterhub.alarms import rules as alarm_rules
 from meterhub.assets.models import Collector
 from meterhub.comms.models import BusLink, LinkEvent, MeterCommStatus
 from meterhub.headend.records import CommRecord, EventRecord, LinkRecord, ReadingRecord
@@ -27,6 +28,7 @@ def write_batch(batch: list, node: str = "") -> None:
         if by_kind[EventRecord]:
             ingest.store_events(by_kind[EventRecord])
             chips.handle_events(by_kind[EventRecord])
+            alarm_rules.handle_events(by_kind[EventRecord])
         if by_kind[LinkRecord]:
             record_links(by_kind[LinkRecord], node)
         if by_kind[CommRecord]:

@@ -225,6 +225,17 @@ async def valve_control(session: BusSession, meter: MeterRef, open_valve: bool, 
     await _with_retries(attempt, attempts)
 
 
+LEAK_FLAG = 0x01  # bit 0 of the error-flags record: the leak/gas detector input (docs/simulator.md)
+
+
+def leak(records) -> bool | None:
+    """The meter's leak alarm input, from its error-flags record; None if it has none."""
+    for rec in records:
+        if rec.quantity == "error_flags" and rec.storage == 0:
+            return bool(int(rec.value) & LEAK_FLAG)
+    return None
+
+
 def valve_open(records) -> bool | None:
     for rec in records:
         if rec.quantity == "digital_output" and rec.storage == 0:

@@ -21,7 +21,7 @@ from meterhub.headend.blocking import Blocking
 from meterhub.headend.bus import BusError, BusSession, CollectorGone
 from meterhub.headend.fleet import Fleet
 from meterhub.headend.link import DEFAULT_LINK, RegistrationError, RegistrationParser
-from meterhub.headend.records import CommRecord, LinkRecord, ReadingRecord
+from meterhub.headend.records import CommRecord, EventRecord, LinkRecord, ReadingRecord
 from meterhub.headend.seal_chips import ChipWatch
 from meterhub.headend.sink import BatchSink
 from meterhub.protocols.dlt645.seal import SealStatus
@@ -54,6 +54,7 @@ class HeadEnd:
         self._servers: list[asyncio.AbstractServer] = []
         self._tasks: set[asyncio.Task] = set()
         self.chips = ChipWatch()
+        self.leaks: dict[int, bool] = {}  # last leak input seen per meter id: events on change
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -219,6 +220,13 @@ class HeadEnd:
         valve = meter_io.valve_open(records)
         if valve is not None:
             out["valve_open"] = valve
+        leak = meter_io.leak(records)
+        if leak is not None:
+            out["leak"] = leak
+            if self.leaks.get(meter.id, False) != leak:
+                self.sink.put(EventRecord(meter.id, "leak" if leak else "leak_cleared", ts,
+                                          {"valve_open": valve}, source))
+            self.leaks[meter.id] = leak
         return out
 
     def _publish(self, meter, values: dict, source: str, ts: datetime) -> None:

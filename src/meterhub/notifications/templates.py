@@ -1,0 +1,44 @@
+"""Message texts, English and Simplified Chinese. Placeholders are filled by render().
+
+Kept here, not in the .po file: SMS gateways in China approve template texts word for
+word, so the text sent must be exactly the one registered, whatever the console's language.
+"""
+
+from __future__ import annotations
+
+TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    # name: {language: (subject, body)}
+    "alarm_raised": {
+        "en": ("[{severity}] {kind} at {where}",
+               "[meterhub] {severity}: {kind} at {where} ({site}), {time}. Alarm #{alarm_id}."),
+        "zh-hans": ("【{severity}】{where}{kind}",
+                    "【meterhub】{severity}：{site} {where} {kind}，时间 {time}。告警编号 {alarm_id}。"),
+    },
+    "alarm_escalated": {
+        "en": ("Unacknowledged: {kind} at {where}",
+               "[meterhub] Not acknowledged since {time}: {kind} at {where} ({site}). Alarm #{alarm_id}."),
+        "zh-hans": ("未确认告警：{where}{kind}",
+                    "【meterhub】自 {time} 起无人确认：{site} {where} {kind}。告警编号 {alarm_id}。"),
+    },
+    "alarm_cleared": {
+        "en": ("Cleared: {kind} at {where}", "[meterhub] Cleared: {kind} at {where} ({site}), {time}."),
+        "zh-hans": ("已解除：{where}{kind}", "【meterhub】已解除：{site} {where} {kind}，时间 {time}。"),
+    },
+}
+
+SEVERITY_WORDS = {
+    "en": {"critical": "CRITICAL", "major": "Major", "minor": "Minor", "info": "Info"},
+    "zh-hans": {"critical": "紧急", "major": "重要", "minor": "次要", "info": "提示"},
+}
+
+
+def language_of(code: str) -> str:
+    return "zh-hans" if (code or "").lower().startswith("zh") else "en"
+
+
+def render(name: str, language: str, **values) -> tuple[str, str]:
+    """(subject, body) of a template in a language (anything not Chinese is English)."""
+    language = language_of(language)
+    subject, body = TEMPLATES[name][language]
+    values = {**values, "severity": SEVERITY_WORDS[language].get(values.get("severity", ""), "")}
+    return subject.format(**values), body.format(**values)
