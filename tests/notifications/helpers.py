@@ -6,26 +6,13 @@ import asyncio
 
 from django.db import connections
 
+from meterhub.headend.blocking import Blocking
 from meterhub.notifications.models import Message, Status
 from meterhub.notifications.worker import run_notifier
 
 
-async def offload(fn, *args):
-    def run():
-        try:
-            return fn(*args)
-        finally:
-            connections.close_all()
-
-    return await asyncio.to_thread(run)
-
-
 def pending() -> int:
     return Message.objects.filter(status__in=[Status.QUEUED, Status.SENDING]).count()
-
-
-async def _count_pending():
-    return await offload(pending)
 
 
 def run_worker(adapters, *, until_done=True, seconds: float = 20.0, node="test", cancel_after: float | None = None):
@@ -33,6 +20,8 @@ def run_worker(adapters, *, until_done=True, seconds: float = 20.0, node="test",
     as a shutdown would)."""
 
     async def main():
+        database = Blocking(connections.close_all, name="test-db")  # one thread, as in the head-end
+        offload = database.run
         task = asyncio.create_task(run_notifier(offload, node=node, adapters=adapters, idle_s=0.05))
         try:
             if cancel_after is not None:
@@ -42,11 +31,12 @@ def run_worker(adapters, *, until_done=True, seconds: float = 20.0, node="test",
             deadline = loop.time() + seconds
             while loop.time() < deadline:
                 await asyncio.sleep(0.1)
-                if until_done and await _count_pending() == 0:
+                if until_done and await offload(pending) == 0:
                     return
             raise AssertionError("messages still pending after the worker ran")
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+            await database.close()
 
     asyncio.run(main())

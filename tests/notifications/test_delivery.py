@@ -86,7 +86,7 @@ def test_an_unconfigured_channel_is_a_recorded_failure(db, sms_gateway):
 
 
 def test_a_restart_with_messages_queued_sends_each_exactly_once(db, adapters, sms_gateway):
-    sms_gateway.delay_s = 0.05
+    sms_gateway.delay_s = 0.2
     for n in range(30):
         enqueue("sms", f"1380000{n:04d}", "test", body=f"message {n}")
     run_worker(adapters, cancel_after=0.3)  # stopped while sending (a deploy, a restart)

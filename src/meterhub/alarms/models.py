@@ -8,6 +8,8 @@ head-end heard of it.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -117,12 +119,12 @@ class AlarmSettings(models.Model):
     meter_silent_cycles = models.PositiveIntegerField(_("meter not answering after (failed reads)"), default=3)
     clock_drift_s = models.PositiveIntegerField(_("clock drift limit (seconds)"), default=300)
     voltage_loss_v = models.DecimalField(_("voltage loss below (V)"), max_digits=7, decimal_places=1,
-                                         default=100)
+                                         default=Decimal("100.0"))
     reverse_power_kw = models.DecimalField(_("reverse flow beyond (kW)"), max_digits=9, decimal_places=3,
-                                           default="0.010")
+                                           default=Decimal("0.010"))
     imbalance_pct = models.PositiveIntegerField(_("current imbalance beyond (%)"), default=50)
     imbalance_min_a = models.DecimalField(_("current imbalance only above (A)"), max_digits=7,
-                                          decimal_places=2, default=1)
+                                          decimal_places=2, default=Decimal("1.00"))
     escalate_after_min = models.PositiveIntegerField(_("escalate when unacknowledged for (minutes)"),
                                                      default=30)
     flap_window_min = models.PositiveIntegerField(_("flapping window (minutes)"), default=10)

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from meterhub.alarms.models import AlarmSettings
 from meterhub.alarms.services import raise_alarm, resolve
-from meterhub.assets.models import Meter
+from meterhub.assets.models import Meter, MeterKind
 from meterhub.readings.models import Reading
 
 PHASES = ("a", "b", "c")
@@ -24,7 +24,7 @@ def evaluate_days(meter_days) -> None:
     days_by_meter = defaultdict(list)
     for meter_id, day in meter_days:
         days_by_meter[meter_id].append(day)
-    meters = Meter.objects.select_related("site").filter(kind=Meter.Kind.ELECTRICITY).in_bulk(list(days_by_meter))
+    meters = Meter.objects.select_related("site").filter(kind=MeterKind.ELECTRICITY).in_bulk(list(days_by_meter))
     for meter_id, meter in meters.items():
         days = days_by_meter[meter_id]
         start = datetime.combine(min(days), time(), UTC)

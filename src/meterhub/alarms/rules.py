@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from meterhub.alarms.models import Alarm, AlarmSettings, State
 from meterhub.alarms.services import escalate_overdue, raise_alarm, resolve
-from meterhub.assets.models import Collector, Meter
+from meterhub.assets.models import Collector, Meter, MeterKind
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def _clock(meter, record) -> list:
 
 
 def _leak_kind(meter) -> str:
-    return "gas_leak" if meter.kind == Meter.Kind.GAS else "water_leak"
+    return "gas_leak" if meter.kind == MeterKind.GAS else "water_leak"
 
 
 def _leak(meter, record) -> tuple[Alarm, bool]:

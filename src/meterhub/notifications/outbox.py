@@ -58,6 +58,18 @@ def claim(node: str, limit: int = 20, now: datetime | None = None) -> list[Messa
 
 
 @transaction.atomic
+def release(message_ids: list[int], node: str) -> int:
+    """Hand back claimed messages not yet given to any gateway (the worker is stopping)."""
+    released = 0
+    for message in Message.objects.select_for_update().filter(pk__in=message_ids, status=Status.SENDING,
+                                                              claimed_by=node):
+        message.status, message.lease_until, message.attempts = Status.QUEUED, None, message.attempts - 1
+        message.save(update_fields=["status", "lease_until", "attempts"])
+        released += 1
+    return released
+
+
+@transaction.atomic
 def finish(outcome: Outcome, node: str = "", now: datetime | None = None) -> Message | None:
     """Record one attempt. Ignored if the message was taken over since (its lease ran out
     and another worker claimed it): that worker's attempt is the one that counts."""

@@ -22,8 +22,14 @@ async def run_notifier(offload: Callable[..., Awaitable], *, node: str | None = 
     node = node or socket.gethostname()
     adapters = adapters if adapters is not None else channels.from_environment()
     while True:
+        claiming = asyncio.ensure_future(offload(outbox.claim, node, batch))
         try:
-            claimed = await offload(outbox.claim, node, batch)
+            claimed = await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            # stopped while claiming: give back what was taken, or it waits out its lease
+            claimed = await claiming
+            await offload(outbox.release, [m.pk for m in claimed], node)
+            raise
         except Exception:
             log.exception("claiming notifications failed; retrying in %g s", idle_s * 5)
             await asyncio.sleep(idle_s * 5)
