@@ -33,7 +33,12 @@ def console(request):
         for name, label, capability, key in NAVIGATION
         if user.has_capability(capability)
     ]
-    return {"navigation": items, "caps": _Caps(user)}
+    context = {"navigation": items, "caps": _Caps(user)}
+    if user.has_capability(roles.ALARMS_VIEW):
+        from meterhub.alarms.live import latest_id
+
+        context["live_alarms_after"] = latest_id()  # the live view shows alarms after this one
+    return context
 
 
 class _Caps:

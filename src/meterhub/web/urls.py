@@ -62,6 +62,7 @@ urlpatterns = [
     path("seals/cases/<int:pk>/update/", seals.case_update, name="seal-case-update"),
     path("seals/cases/<int:pk>/close/", seals.case_close, name="seal-case-close"),
     path("alarms/", alarms.alarm_list, name="section-alarms"),
+    path("alarms/stream/", alarms.alarm_stream, name="alarm-stream"),
     path("alarms/<int:pk>/acknowledge/", alarms.alarm_acknowledge, name="alarm-acknowledge"),
     path("alarms/<int:pk>/clear/", alarms.alarm_clear, name="alarm-clear"),
     path("alarms/<int:pk>/investigate/", seals.case_from_alarm, name="alarm-investigate"),

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.handlers.asgi import ASGIRequest
+from django.http import StreamingHttpResponse
+from django.utils import translation
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from meterhub.accounts import roles
-from meterhub.alarms import services
+from meterhub.alarms import live, services
 from meterhub.alarms.models import Alarm, State
 from meterhub.web.access import can, requires
 
@@ -45,3 +48,20 @@ def alarm_clear(request, pk):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("section-alarms")
+
+
+@requires(roles.ALARMS_VIEW)
+def alarm_stream(request):
+    """New alarms as server-sent events (alarms.live)."""
+    try:
+        after = int(request.headers.get("Last-Event-ID") or request.GET.get("after") or -1)
+    except ValueError:
+        after = -1
+    if after < 0:
+        after = live.latest_id()
+    language = translation.get_language()
+    stream = (live.async_stream if isinstance(request, ASGIRequest) else live.sync_stream)(after, language)
+    response = StreamingHttpResponse(stream, content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # a proxy in front must not hold the events back
+    return response
