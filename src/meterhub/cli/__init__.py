@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "aggregates": ("meterhub.cli.aggregates:aggregates", "Rebuild consumption figures; mark master meters."),
     "bill": ("meterhub.cli.billing:bill", "Billing: the monthly bill run, overdue reminders and late fees."),
     "token": ("meterhub.cli.token:token", "Create, list and revoke API tokens."),
+    "notify": ("meterhub.cli.notify:notify", "Deliver queued notifications (SMS, e-mail, WeChat, webhooks)."),
 }
 
 
