@@ -68,6 +68,11 @@ class Message(models.Model):
     def __str__(self):
         return f"{self.get_channel_display()} {self.recipient} {self.event}"
 
+    @property
+    def text(self) -> str:
+        """What the log shows: the text sent, or a webhook's event type."""
+        return self.body or str(self.payload.get("type", ""))
+
 
 class Attempt(models.Model):
     """Each try to hand a message over, with what the gateway said."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.core.exceptions import ValidationError
 from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
@@ -12,22 +13,43 @@ from django.views.decorators.http import require_POST
 
 from meterhub.accounts import roles
 from meterhub.alarms import live, services
-from meterhub.alarms.models import Alarm, State
+from meterhub.alarms.models import Alarm, Kind, State
+from meterhub.assets.models import Site
 from meterhub.web.access import can, requires
 
 
 @requires(roles.ALARMS_VIEW)
 def alarm_list(request):
+    """Open alarms first; with filters, the alarm history of a meter, a collector or a site."""
     request.section = "alarms"
-    state = request.GET.get("state", "open")
+    params = request.GET
+    state = params.get("state", "open")
+    alarms = history(params, state)
+    page = Paginator(alarms, 100).get_page(params.get("page"))
+    query = params.copy()
+    return render(request, "alarms/list.html", {
+        "page": page, "alarms": page.object_list, "state": state, "states": State.choices, "kinds": Kind.choices,
+        "sites": Site.objects.order_by("code"), "query": query,
+        "can_change": can(request.user, roles.ALARMS_CHANGE), "can_investigate": can(request.user, roles.SEALS_CHANGE)})
+
+
+def history(params, state: str = "open"):
     alarms = Alarm.objects.select_related("meter", "collector", "site", "acknowledged_by", "cleared_by")
     if state == "open":
         alarms = alarms.exclude(state=State.CLEARED)
     elif state in State.values:
         alarms = alarms.filter(state=state)
-    return render(request, "alarms/list.html", {
-        "alarms": alarms[:300], "state": state, "states": State.choices,
-        "can_change": can(request.user, roles.ALARMS_CHANGE), "can_investigate": can(request.user, roles.SEALS_CHANGE)})
+    if params.get("kind") in Kind.values:
+        alarms = alarms.filter(kind=params["kind"])
+    if params.get("meter"):
+        alarms = alarms.filter(meter__serial=params["meter"].strip())
+    if params.get("collector"):
+        alarms = alarms.filter(collector__code=params["collector"].strip())
+    if params.get("site"):
+        alarms = alarms.filter(site__code=params["site"])
+    if (params.get("id") or "").isdigit():
+        alarms = alarms.filter(pk=int(params["id"]))
+    return alarms
 
 
 @require_POST

@@ -1,0 +1,72 @@
+"""The Alarms page as history (per meter, collector, site) and the message log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from openpyxl import load_workbook
+
+from meterhub.alarms import services
+from meterhub.notifications.dispatch import enqueue
+from meterhub.notifications.models import Message
+
+T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def meters(site, collector):
+    from meterhub.assets.models import Meter
+
+    return [Meter.objects.create(serial=f"E{n}", site=site, address=f"00000000000{n}", collector=collector)
+            for n in (1, 2)]
+
+
+def test_alarm_history_of_one_meter_includes_cleared_ones(meters, collector, signed_in):
+    one, two = meters
+    services.raise_alarm("voltage_loss", T0, meter=one)
+    services.resolve("voltage_loss", T0 + timedelta(minutes=5), meter=one)
+    services.raise_alarm("seal_open", T0, meter=one)
+    services.raise_alarm("seal_open", T0, meter=two)
+    services.raise_alarm("collector_offline", T0, collector=collector)
+    client, _user = signed_in("operator")
+    page = client.get("/alarms/", {"state": "all", "meter": "E1"}).content.decode()
+    assert page.count('data-alarm="') == 2 and "cleared by itself" in page
+    page = client.get("/alarms/", {"state": "all", "collector": "DTU-1"}).content.decode()
+    assert page.count('data-alarm="') == 1 and 'data-alarm="collector_offline"' in page
+    page = client.get("/alarms/", {"kind": "seal_open", "site": "north"}).content.decode()
+    assert page.count('data-alarm="seal_open"') == 2
+    assert client.get("/alarms/").content.decode().count('data-alarm="') == 3, "open ones by default"
+
+
+def test_an_escalated_alarm_is_marked(meters, signed_in):
+    services.raise_alarm("seal_open", T0, meter=meters[0])
+    services.escalate_overdue(T0 + timedelta(hours=1))
+    client, _user = signed_in("operator")
+    assert "data-escalated" in client.get("/alarms/").content.decode()
+
+
+def test_the_message_log_finds_messages_by_number_status_and_alarm(meters, signed_in):
+    alarm, _ = services.raise_alarm("seal_open", T0, meter=meters[0])
+    enqueue("sms", "13800000001", "alarm.raised", body="seal opened at E1", alarm=alarm)
+    failed = enqueue("sms", "13900000009", "alarm.raised", body="other")
+    Message.objects.filter(pk=failed.pk).update(status="failed", error="HTTP 400: bad number")
+    client, _user = signed_in("readonly")
+    page = client.get("/alarms/messages/", {"q": "138000"}).content.decode()
+    assert "13800000001" in page and "13900000009" not in page
+    page = client.get("/alarms/messages/", {"status": "failed"}).content.decode()
+    assert "HTTP 400: bad number" in page and "13800000001" not in page
+    page = client.get("/alarms/messages/", {"alarm": str(alarm.pk)}).content.decode()
+    assert page.count('data-message-status="') == 1
+
+
+def test_the_message_log_as_excel(meters, signed_in, tmp_path):
+    enqueue("email", "li@example.test", "alarm.raised", body="text", subject="s")
+    client, _user = signed_in("operator")
+    response = client.get("/alarms/messages/", {"channel": "email", "format": "xlsx"})
+    assert response["Content-Disposition"].startswith("attachment;")
+    path = tmp_path / "m.xlsx"
+    path.write_bytes(response.content)
+    rows = list(load_workbook(path).active.iter_rows(values_only=True))
+    assert rows[0][2] == "Recipient" and rows[1][2] == "li@example.test" and len(rows) == 2
