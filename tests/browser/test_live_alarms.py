@@ -76,3 +76,25 @@ def test_a_new_alarm_appears_on_the_open_page_without_reload(browser, asgi_serve
         assert page.locator('[data-live-alarm="gas_leak"]').count() == 1
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_message_log_reads_on_a_phone(new_page, operator_login, meter, width):
+    from meterhub.notifications.dispatch import enqueue
+    from meterhub.notifications.models import Message
+
+    alarm, _ = services.raise_alarm("gas_leak", datetime.now(UTC), meter=meter)
+    enqueue("sms", "13800000001", "alarm.raised", body="【meterhub】紧急：North Estate G1 燃气泄漏", name="Li Wei",
+            alarm=alarm)
+    failed = enqueue("email", "olga@meterhub.test", "alarm.raised", body="[meterhub] CRITICAL: Gas leak at G1")
+    Message.objects.filter(pk=failed.pk).update(status="failed", attempts=8, error="SMTPConnectError: refused")
+    page = new_page(width=width)
+    operator_login(page, role="operator")
+    page.goto("/alarms/messages/")
+    assert page.locator('tr[data-message-status="failed"]').inner_text().count("SMTPConnectError") == 1
+    page.fill("input[name=q]", "1380000")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**q=1380000**")
+    assert page.locator("tr[data-message-status]").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "no sideways page scroll"
+    page.screenshot(path=f"/tmp/message-log-{width}.png", full_page=True)

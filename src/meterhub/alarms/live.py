@@ -3,14 +3,13 @@
 A stream lasts STREAM_S and ends; the browser's EventSource reconnects by itself with the
 last event id (the alarm's id), so nothing is missed and no connection is held forever.
 Under ASGI (uvicorn, `meterhub web`) the stream is an async generator that waits without
-a thread; under WSGI (the test server) a plain generator.
+a thread; under WSGI (the development server) one answer per request, polled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
 from zoneinfo import ZoneInfo
 
 from asgiref.sync import sync_to_async
@@ -48,18 +47,12 @@ def event(alarm: dict) -> str:
     return f"id: {alarm['id']}\nevent: alarm\ndata: {json.dumps(alarm, ensure_ascii=False)}\n\n"
 
 
-def sync_stream(after: int, language: str, stream_s: float | None = None):
+def sync_stream(after: int, language: str):
+    """Under WSGI a held stream would hold a server thread: answer what is new and end; the
+    browser reconnects after RETRY_MS, which makes it a poll once a second."""
     yield f"retry: {RETRY_MS}\n\n"
-    stream_s = STREAM_S if stream_s is None else stream_s
-    end, quiet_since = time.monotonic() + stream_s, time.monotonic()
-    while time.monotonic() < end:
-        for alarm in new_alarms(after, language):
-            after, quiet_since = alarm["id"], time.monotonic()
-            yield event(alarm)
-        if time.monotonic() - quiet_since > KEEPALIVE_S:
-            quiet_since = time.monotonic()
-            yield ": keepalive\n\n"
-        time.sleep(POLL_S)
+    for alarm in new_alarms(after, language):
+        yield event(alarm)
 
 
 async def async_stream(after: int, language: str, stream_s: float | None = None):
