@@ -70,3 +70,43 @@ def test_the_message_log_as_excel(meters, signed_in, tmp_path):
     path.write_bytes(response.content)
     rows = list(load_workbook(path).active.iter_rows(values_only=True))
     assert rows[0][2] == "Recipient" and rows[1][2] == "li@example.test" and len(rows) == 2
+
+
+def test_thresholds_are_set_per_site_and_used_by_the_rules(site, signed_in):
+    from meterhub.alarms.models import AlarmSettings
+
+    client, _user = signed_in("operator")
+    assert 'data-thresholds="north"' in client.get("/alarms/settings/").content.decode()
+    form = {f: getattr(AlarmSettings(), f) for f in (
+        "collector_offline_min", "meter_silent_cycles", "clock_drift_s", "voltage_loss_v", "reverse_power_kw",
+        "imbalance_pct", "imbalance_min_a", "escalate_after_min", "flap_window_min")}
+    form.update(collector_offline_min=5, close_valve_on_gas_leak="on")
+    response = client.post("/alarms/settings/site/north/", form)
+    assert response.status_code == 302
+    assert AlarmSettings.for_site(site.pk).collector_offline_min == 5
+    bad = client.post("/alarms/settings/site/north/", {**form, "clock_drift_s": "-1"})
+    assert bad.status_code == 200 and "error" in bad.content.decode()
+
+
+def test_duty_shifts_and_webhooks_are_managed_on_the_settings_page(site, signed_in, make_operator):
+    from meterhub.notifications.models import DutyShift, WebhookEndpoint
+
+    olga = make_operator("operator", "olga")
+    client, _admin = signed_in("administrator")
+    client.post("/alarms/settings/shifts/", {"user": olga.pk, "site": site.pk, "level": 1,
+                                             "starts_at": "2026-05-01T08:00", "ends_at": "2026-05-01T20:00"})
+    client.post("/alarms/settings/shifts/", {"user": olga.pk, "level": 1,
+                                             "starts_at": "2026-05-02T08:00", "ends_at": "2026-05-01T20:00"})
+    [shift] = DutyShift.objects.all()
+    assert shift.user == olga and shift.site == site
+    client.post("/alarms/settings/webhooks/", {"name": "ERP", "url": "https://erp.example.test/hook",
+                                               "events": ["alarm.raised", "alarm.cleared"]})
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.events == ["alarm.raised", "alarm.cleared"] and len(endpoint.secret) > 30
+    client.post(f"/alarms/settings/webhooks/{endpoint.pk}/toggle/")
+    endpoint.refresh_from_db()
+    assert endpoint.active is False
+    operator_client, _op = signed_in("operator")
+    assert operator_client.post("/alarms/settings/webhooks/", {"name": "x"}).status_code == 403
+    page = operator_client.get("/alarms/settings/").content.decode()
+    assert endpoint.secret not in page, "only administrators see webhook secrets"

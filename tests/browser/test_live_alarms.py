@@ -98,3 +98,21 @@ def test_the_message_log_reads_on_a_phone(new_page, operator_login, meter, width
     assert page.locator("tr[data-message-status]").count() == 1
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "no sideways page scroll"
     page.screenshot(path=f"/tmp/message-log-{width}.png", full_page=True)
+
+
+def test_the_alarm_settings_page_on_a_phone(new_page, operator_login, meter):
+    page = new_page(width=390)
+    operator_login(page, role="administrator")
+    page.goto("/alarms/settings/")
+    page.select_option("select[name=user]", index=1)
+    page.fill("input[name=starts_at]", "2026-05-01T08:00")
+    page.fill("input[name=ends_at]", "2030-05-01T20:00")
+    page.click("text=Add shift")
+    page.locator("tr[data-shift]").wait_for()
+    page.fill("input[name=name]", "ERP")
+    page.fill("input[name=url]", "https://erp.example.test/hook")
+    page.check("input[value='alarm.raised']")
+    page.click("text=Add webhook")
+    page.locator('tr[data-webhook="ERP"]').wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    page.screenshot(path="/tmp/alarm-settings-390.png", full_page=True)

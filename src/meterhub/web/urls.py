@@ -4,6 +4,7 @@ from django.views.i18n import set_language
 
 from meterhub.web import forms
 from meterhub.web.views import (
+    alarm_settings,
     alarms,
     api_tokens,
     audit,
@@ -65,6 +66,12 @@ urlpatterns = [
     path("alarms/", alarms.alarm_list, name="section-alarms"),
     path("alarms/stream/", alarms.alarm_stream, name="alarm-stream"),
     path("alarms/messages/", notifications.message_log, name="message-log"),
+    path("alarms/settings/", alarm_settings.alarm_settings, name="alarm-settings"),
+    path("alarms/settings/site/<str:code>/", alarm_settings.site_thresholds, name="alarm-thresholds"),
+    path("alarms/settings/shifts/", alarm_settings.shift_add, name="duty-shift-add"),
+    path("alarms/settings/shifts/<int:pk>/delete/", alarm_settings.shift_delete, name="duty-shift-delete"),
+    path("alarms/settings/webhooks/", alarm_settings.webhook_add, name="webhook-add"),
+    path("alarms/settings/webhooks/<int:pk>/toggle/", alarm_settings.webhook_toggle, name="webhook-toggle"),
     path("alarms/<int:pk>/acknowledge/", alarms.alarm_acknowledge, name="alarm-acknowledge"),
     path("alarms/<int:pk>/clear/", alarms.alarm_clear, name="alarm-clear"),
     path("alarms/<int:pk>/investigate/", seals.case_from_alarm, name="alarm-investigate"),
