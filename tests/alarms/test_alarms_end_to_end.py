@@ -154,3 +154,46 @@ def test_seal_gas_leak_and_dead_collector_each_make_one_alarm_the_right_messages
     assert any("DTU-1" in t for t in to_olga) and any("E" + ADDRESS in t for t in to_olga)
     assert sorted(rcpt[0] for rcpt, _m in mailbox.messages) == ["olga@meterhub.test"] * 3
     assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_the_head_end_reports_relay_changes_and_a_relay_closed_after_a_trip_alarms(estate):
+    meter, *_ = estate
+
+    async def scenario():
+        headend = HeadEnd(load_fleet, runtime.make_sink("t"), node="t", thread_finalizer=connections.close_all)
+        port = await headend.start("127.0.0.1", 0)
+        sim = SimFleet(parse_fleet(sim_field(port)))
+        await sim.start(timeout=20)
+        for _ in range(300):
+            if len(headend.sessions) == 2:
+                break
+            await asyncio.sleep(0.02)
+        scheduler = Scheduler(headend, lambda node: [], lambda *a: None)
+
+        async def cycle():
+            await scheduler.run_plan(plan(meter.serial, items="status"), datetime.now(UTC).replace(microsecond=0))
+            await headend.sink.flush(backoff=False)
+
+        try:
+            await in_thread(lambda: Command.objects.create(
+                meter=meter, kind="relay_trip", status="done", finished_at=datetime.now(UTC) - timedelta(hours=1),
+                valid_until=datetime.now(UTC), requested_by="olga"))
+            sim.meter(ADDRESS).trip()
+            await cycle()
+            await asyncio.sleep(1.1)
+            await cycle()  # unchanged: no new event
+            sim.meter(ADDRESS).close_relay()  # someone closed it by hand
+            await asyncio.sleep(1.1)
+            await cycle()
+        finally:
+            await sim.stop()
+            await headend.close()
+
+    asyncio.run(scenario())
+    from meterhub.readings.models import MeterEvent
+
+    states = list(MeterEvent.objects.filter(meter=meter, kind="relay_state").order_by("ts")
+                  .values_list("detail__relay_open", flat=True))
+    assert states == [True, False], "one event per change"
+    [alarm] = Alarm.objects.filter(kind="relay_mismatch")
+    assert alarm.meter == meter and alarm.detail["relay_open"] is False

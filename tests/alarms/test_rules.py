@@ -81,6 +81,36 @@ def test_a_gas_leak_is_one_alarm_and_closes_the_valve_at_once(gas_meter):
     assert Command.objects.filter(meter=gas_meter).count() == 1, "the valve stays shut until a person opens it"
 
 
+def relay_command(meter, kind, finished_at):
+    return Command.objects.create(meter=meter, kind=kind, status="done", finished_at=finished_at,
+                                  valid_until=finished_at + timedelta(hours=1), requested_by="olga")
+
+
+def test_a_relay_not_where_the_last_command_left_it_alarms_until_it_is(meter):
+    relay_command(meter, "relay_trip", T0)
+    write_batch([EventRecord(meter.id, "relay_state", T0 + timedelta(minutes=30), {"relay_open": True})])
+    assert open_alarms("relay_mismatch") == [], "tripped as commanded"
+    write_batch([EventRecord(meter.id, "relay_state", T0 + timedelta(hours=1), {"relay_open": False})])
+    [alarm] = open_alarms("relay_mismatch")  # closed by hand (a bypass?) after the trip
+    assert alarm.detail["commanded"] == "relay_trip"
+    write_batch([EventRecord(meter.id, "relay_state", T0 + timedelta(hours=2), {"relay_open": True})])
+    assert open_alarms("relay_mismatch") == []
+
+
+def test_a_relay_read_before_its_command_finished_is_not_judged_by_it(meter):
+    relay_command(meter, "relay_direct_close", T0)
+    relay_command(meter, "relay_trip", T0 + timedelta(hours=1))
+    write_batch([EventRecord(meter.id, "relay_state", T0 + timedelta(minutes=30), {"relay_open": False})])
+    assert open_alarms("relay_mismatch") == []
+
+
+def test_no_relay_command_or_close_allowed_expects_nothing(meter):
+    write_batch([EventRecord(meter.id, "relay_state", T0, {"relay_open": True})])
+    relay_command(meter, "relay_close_allowed", T0)
+    write_batch([EventRecord(meter.id, "relay_state", T0 + timedelta(hours=1), {"relay_open": True})])
+    assert open_alarms("relay_mismatch") == []
+
+
 def test_a_water_leak_alarms_without_touching_a_valve(site, collector):
     from meterhub.assets.models import Meter
 

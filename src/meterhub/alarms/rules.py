@@ -31,7 +31,7 @@ CLOCK_CHECKED = ("clock_ok", "clock_broadcast", "clock_write")
 def handle_events(records) -> list[tuple[Alarm, bool]]:
     """Alarms from the head-end's events (called in the batch's transaction)."""
     wanted = [r for r in records if r.kind in TAMPER_EVENTS or r.kind in CLOCK_CHECKED
-              or r.kind in ("leak", "leak_cleared")]
+              or r.kind in ("leak", "leak_cleared", "relay_state")]
     if not wanted:
         return []
     meters = Meter.objects.select_related("site").in_bulk({r.meter_id for r in wanted})
@@ -46,6 +46,8 @@ def handle_events(records) -> list[tuple[Alarm, bool]]:
             out.extend(_clock(meter, record))
         elif record.kind == "leak":
             out.append(_leak(meter, record))
+        elif record.kind == "relay_state":
+            out.extend(_relay(meter, record))
         else:
             resolve(_leak_kind(meter), record.ts, meter=meter)
     return out
@@ -60,6 +62,29 @@ def _clock(meter, record) -> list:
         return [raise_alarm("clock_drift", record.ts, meter=meter,
                             detail={"offset_s": offset, "limit_s": limit, "action": record.kind})]
     resolve("clock_drift", record.ts, meter=meter)
+    return []
+
+
+# What the last successful relay command leaves the relay in; close-allowed leaves closing
+# to the customer's button, so it expects nothing.
+RELAY_EXPECTED = {"relay_trip": True, "relay_direct_close": False}
+
+
+def _relay(meter, record) -> list:
+    """The relay as read against the last relay command carried out before the read."""
+    from meterhub.comms.models import Command
+
+    last = (Command.objects.filter(meter=meter, kind__in=["relay_trip", "relay_direct_close", "relay_close_allowed"],
+                                   status=Command.Status.DONE, finished_at__lte=record.ts)
+            .order_by("-finished_at", "-id").first())
+    expected = RELAY_EXPECTED.get(last.kind) if last is not None else None
+    relay_open = record.detail.get("relay_open")
+    if expected is None or relay_open is None:
+        return []
+    if relay_open != expected:
+        return [raise_alarm("relay_mismatch", record.ts, meter=meter,
+                            detail={"relay_open": relay_open, "command": last.pk, "commanded": last.kind})]
+    resolve("relay_mismatch", record.ts, meter=meter)
     return []
 
 

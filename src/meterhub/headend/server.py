@@ -54,7 +54,8 @@ class HeadEnd:
         self._servers: list[asyncio.AbstractServer] = []
         self._tasks: set[asyncio.Task] = set()
         self.chips = ChipWatch()
-        self.leaks: dict[int, bool] = {}  # last leak input seen per meter id: events on change
+        # last state seen per (meter id, what): leak inputs and relays become events on change
+        self.states: dict[tuple[int, str], object] = {}
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -223,11 +224,16 @@ class HeadEnd:
         leak = meter_io.leak(records)
         if leak is not None:
             out["leak"] = leak
-            if self.leaks.get(meter.id, False) != leak:
-                self.sink.put(EventRecord(meter.id, "leak" if leak else "leak_cleared", ts,
-                                          {"valve_open": valve}, source))
-            self.leaks[meter.id] = leak
+            self._on_change(meter, "leak", leak, False, EventRecord(
+                meter.id, "leak" if leak else "leak_cleared", ts, {"valve_open": valve}, source))
         return out
+
+    def _on_change(self, meter, what: str, state, assumed, event: EventRecord) -> None:
+        """Hand over `event` when `state` differs from the last seen (`assumed` before any)."""
+        key = (meter.id, what)
+        if self.states.get(key, assumed) != state:
+            self.sink.put(event)
+        self.states[key] = state
 
     def _publish(self, meter, values: dict, source: str, ts: datetime) -> None:
         errors = [v for v in values.values() if isinstance(v, BusError)]
@@ -238,6 +244,11 @@ class HeadEnd:
                 event = self.chips.observe(meter, value, ts, source)
                 if event is not None:
                     self.sink.put(event)
+                continue
+            if di == quantities.STATUS_WORD_3 and isinstance(value, dict) and "relay_open" in value:
+                relay = (value["relay_open"], value.get("relay_trip_commanded"))
+                self._on_change(meter, "relay", relay, None, EventRecord(
+                    meter.id, "relay_state", ts, {"relay_open": relay[0], "trip_commanded": relay[1]}, source))
                 continue
             quantity = quantities.quantity_for(meter.version, di)
             if quantity is None or isinstance(value, BusError) or value is None:
