@@ -79,7 +79,7 @@ def test_thresholds_are_set_per_site_and_used_by_the_rules(site, signed_in):
     assert 'data-thresholds="north"' in client.get("/alarms/settings/").content.decode()
     form = {f: getattr(AlarmSettings(), f) for f in (
         "collector_offline_min", "meter_silent_cycles", "clock_drift_s", "voltage_loss_v", "reverse_power_kw",
-        "imbalance_pct", "imbalance_min_a", "escalate_after_min", "flap_window_min")}
+        "imbalance_pct", "imbalance_min_a", "relay_open_kwh", "escalate_after_min", "flap_window_min")}
     form.update(collector_offline_min=5, close_valve_on_gas_leak="on")
     response = client.post("/alarms/settings/site/north/", form)
     assert response.status_code == 302

@@ -230,3 +230,20 @@ def test_billing_raises_its_alarms_through_the_same_call(meter):
     arrears, _ = services.raise_alarm("arrears", T0, meter=meter)
     assert arrears.severity == "minor"
     assert services.resolve("low_balance", T0 + timedelta(days=1), meter=meter).state == "cleared"
+
+
+def test_energy_registered_while_the_relay_is_open_alarms_and_closing_it_clears(site, collector):
+    from meterhub.assets.models import Meter
+
+    meter = Meter.objects.create(serial="E9", site=site, address="000000000009", collector=collector, switch="relay")
+    write_batch([EventRecord(meter.id, "relay_state", T0, {"relay_open": True})])
+    store(meter, T0 + timedelta(minutes=15), energy_import=100)
+    store(meter, T0 + timedelta(minutes=30), energy_import="100.02")
+    assert open_alarms("consumption_relay_open") == [], "within the tolerance"
+    store(meter, T0 + timedelta(minutes=45), energy_import="100.9")
+    [alarm] = open_alarms("consumption_relay_open")
+    assert alarm.detail["kwh"] == "0.9" or Decimal(alarm.detail["kwh"]) == Decimal("0.9")
+    write_batch([EventRecord(meter.id, "relay_state", T0 + timedelta(hours=1), {"relay_open": False})])
+    assert open_alarms("consumption_relay_open") == []
+    store(meter, T0 + timedelta(hours=2), energy_import=105)
+    assert open_alarms("consumption_relay_open") == [], "closed: consumption is normal"

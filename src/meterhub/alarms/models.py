@@ -125,6 +125,8 @@ class AlarmSettings(models.Model):
     imbalance_pct = models.PositiveIntegerField(_("current imbalance beyond (%)"), default=50)
     imbalance_min_a = models.DecimalField(_("current imbalance only above (A)"), max_digits=7,
                                           decimal_places=2, default=Decimal("1.00"))
+    relay_open_kwh = models.DecimalField(_("consumption with the relay open beyond (kWh)"), max_digits=9,
+                                         decimal_places=3, default=Decimal("0.050"))
     escalate_after_min = models.PositiveIntegerField(_("escalate when unacknowledged for (minutes)"),
                                                      default=30)
     flap_window_min = models.PositiveIntegerField(_("flapping window (minutes)"), default=10)

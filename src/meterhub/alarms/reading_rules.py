@@ -1,5 +1,6 @@
-"""Alarm rules over instantaneous readings: voltage loss / phase failure, reverse energy
-flow, current imbalance. A processing step (order 70, after validation and aggregation):
+"""Alarm rules over readings: voltage loss / phase failure, reverse energy flow, current
+imbalance (instantaneous values), and consumption while the relay is open (the energy
+register against the head-end's last relay_state event). A processing step (order 70, after validation and aggregation):
 for each meter in the batch, the latest instant read in its dirty days decides -- the
 condition raises its alarm at that reading's time, a later normal reading clears it.
 Idempotent: the same reading again counts nothing (raise_alarm, resolve).
@@ -31,11 +32,14 @@ def evaluate_days(meter_days) -> None:
         end = datetime.combine(max(days), time(), UTC) + timedelta(days=1)
         rows = list(Reading.objects.filter(meter_id=meter_id, quantity__in=INSTANT, ts__gte=start, ts__lt=end)
                     .order_by("-ts").values_list("ts", "quantity", "value")[:50])
+        limits = AlarmSettings.for_site(meter.site_id)
+        if meter.switch == Meter.Switch.RELAY:
+            check_relay_open(meter, limits)
         if not rows:
             continue
         latest = rows[0][0]
         values = {q: v for ts, q, v in rows if ts == latest}
-        check(meter, latest, values, AlarmSettings.for_site(meter.site_id))
+        check(meter, latest, values, limits)
 
 
 def conditions(values: dict[str, Decimal], limits: AlarmSettings) -> dict[str, dict | None]:
@@ -64,3 +68,21 @@ def check(meter, at: datetime, values: dict[str, Decimal], limits: AlarmSettings
             raise_alarm(kind, at, meter=meter, detail=detail)
         else:
             resolve(kind, at, meter=meter)
+
+
+def check_relay_open(meter, limits: AlarmSettings) -> None:
+    """Energy registered since the relay was last seen opening: the supply is not cut (a
+    bypass, a welded contact). Cleared when the relay is seen closed again."""
+    from meterhub.readings.models import MeterEvent
+
+    last = MeterEvent.objects.filter(meter=meter, kind="relay_state").order_by("-ts").first()
+    if last is None:
+        return
+    if not last.detail.get("relay_open"):
+        resolve("consumption_relay_open", last.ts, meter=meter)
+        return
+    energy = Reading.objects.filter(meter=meter, quantity="energy_import", ts__gte=last.ts)
+    first, latest = energy.order_by("ts").first(), energy.order_by("-ts").first()
+    if first is not None and latest.value - first.value > limits.relay_open_kwh:
+        raise_alarm("consumption_relay_open", latest.ts, meter=meter,
+                    detail={"since": last.ts.isoformat(), "kwh": str(latest.value - first.value)})

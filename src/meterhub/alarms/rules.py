@@ -79,6 +79,8 @@ def _relay(meter, record) -> list:
             .order_by("-finished_at", "-id").first())
     expected = RELAY_EXPECTED.get(last.kind) if last is not None else None
     relay_open = record.detail.get("relay_open")
+    if relay_open is False:
+        resolve("consumption_relay_open", record.ts, meter=meter)
     if expected is None or relay_open is None:
         return []
     if relay_open != expected:

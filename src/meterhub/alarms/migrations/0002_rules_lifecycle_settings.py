@@ -39,6 +39,7 @@ class Migration(migrations.Migration):
                 ('reverse_power_kw', models.DecimalField(decimal_places=3, default=Decimal('0.010'), max_digits=9, verbose_name='reverse flow beyond (kW)')),
                 ('imbalance_pct', models.PositiveIntegerField(default=50, verbose_name='current imbalance beyond (%)')),
                 ('imbalance_min_a', models.DecimalField(decimal_places=2, default=Decimal('1.00'), max_digits=7, verbose_name='current imbalance only above (A)')),
+                ('relay_open_kwh', models.DecimalField(decimal_places=3, default=Decimal('0.050'), max_digits=9, verbose_name='consumption with the relay open beyond (kWh)')),
                 ('escalate_after_min', models.PositiveIntegerField(default=30, verbose_name='escalate when unacknowledged for (minutes)')),
                 ('flap_window_min', models.PositiveIntegerField(default=10, verbose_name='flapping window (minutes)')),
                 ('close_valve_on_gas_leak', models.BooleanField(default=True, verbose_name='close the gas valve on a leak')),
