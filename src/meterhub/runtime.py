@@ -124,6 +124,7 @@ async def run_headend(host: str, port: int, node: str | None = None, ready: asyn
     only one head-end per broker may do (a bus takes one master)."""
     if mqtt_gateways and mqtt is None:
         raise ValueError("mqtt_gateways needs the broker (mqtt=(host, port))")
+    node = node or socket.gethostname()
     headend, scheduler, worker = build_headend(node)
     bound = await headend.start(host, port)
     components: list[tuple[str, Callable[[], Awaitable[None]]]] = [
@@ -133,7 +134,7 @@ async def run_headend(host: str, port: int, node: str | None = None, ready: asyn
         ("serial-links", SerialLinks(headend).run),
         ("processing", partial(run_processing, headend.blocking.run)),
         ("alarm-sweep", partial(run_alarm_sweep, headend.blocking.run)),
-        ("notifier", partial(run_notifier, headend.blocking.run, node=headend.node)),
+        ("notifier", partial(run_notifier, headend.blocking.run, node=node)),
     ]
     if mqtt is not None:
         feed = GlowFeed(headend, host=mqtt[0], port=mqtt[1], prefix=glow_prefix)
