@@ -11,6 +11,20 @@ def test_no_url_means_sqlite_in_wal_mode_under_var(tmp_path, monkeypatch):
     assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
 
 
+def test_the_sqlite_settings_take_effect_on_a_connection(tmp_path):
+    import sqlite3
+
+    db = database_from_url(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    conn = sqlite3.connect(db["NAME"])
+    conn.executescript(db["OPTIONS"]["init_command"])
+    pragma = {name: conn.execute(f"PRAGMA {name}").fetchone()[0]
+              for name in ("journal_mode", "synchronous", "foreign_keys", "wal_autocheckpoint", "cache_size")}
+    conn.close()
+    # synchronous NORMAL is 1; checkpoints every 10,000 pages; a 64 MiB page cache
+    assert pragma == {"journal_mode": "wal", "synchronous": 1, "foreign_keys": 1, "wal_autocheckpoint": 10000,
+                      "cache_size": -65536}
+
+
 def test_absolute_and_relative_sqlite_paths():
     assert database_from_url("sqlite:////srv/mh/db.sqlite3")["NAME"] == "/srv/mh/db.sqlite3"
     assert database_from_url("sqlite:///var/db.sqlite3")["NAME"] == "var/db.sqlite3"

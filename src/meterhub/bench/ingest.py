@@ -5,6 +5,18 @@ The records are built before the clock starts (they arrive ready from the head-e
 what is timed is validation, partition upkeep, the write and the dirty-day marks, in
 batches the size the head-end's sink hands over. Each database is a fresh one made for
 the run: a temporary SQLite file and a `meterhub_bench` PostgreSQL database, dropped after.
+
+Two shapes of batch, because the table's key (meter, quantity, ts) makes their costs differ:
+
+* `interval`: every meter's 15-minute read, one instant after another, as the head-end's
+  scheduled reads arrive. Each batch touches every meter's part of the key, so it
+  dirties a B-tree page per meter and quantity (the main figures);
+* `profile`: each meter's whole day of load profile at a time, as load-profile reads
+  and imports arrive; consecutive rows share B-tree pages.
+
+Beside ours, the database engine's own speed for the same `interval` rows (pre-formatted,
+unchecked, no dirty marks, into an empty copy of the table) shows how much of the time is
+the engine's and how much ours.
 """
 
 from __future__ import annotations
@@ -18,18 +30,29 @@ PG_BENCH_DB = "meterhub_bench"
 QUANTITIES = ("energy_import", "energy_import_t1", "energy_import_t2", "energy_import_t3")
 
 
-def records(meters: list[int], count: int, start: datetime):
-    """`count` readings: every meter, every quantity, 15-minute steps from `start`."""
+def records(meters: list[int], count: int, start: datetime, shape: str = "interval"):
+    """`count` readings in 15-minute steps from `start`: every meter's slot one instant after
+    another (`interval`), or each meter's whole day in turn (`profile`)."""
     from meterhub.headend.records import ReadingRecord
 
     one = Decimal(1)
-    out, step = [], 0
-    while len(out) < count:
-        ts = start + timedelta(minutes=15 * step)
-        for m in meters:
-            for i, q in enumerate(QUANTITIES):
-                out.append(ReadingRecord(m, q, ts, Decimal(f"{1000 + step * 0.25 + i:.2f}"), one, "kWh", "scheduled"))
-        step += 1
+
+    def reading(m: int, step: int, i: int, q: str):
+        return ReadingRecord(m, q, start + timedelta(minutes=15 * step), Decimal(f"{1000 + step * 0.25 + i:.2f}"),
+                             one, "kWh", "scheduled")
+
+    out: list = []
+    if shape == "interval":
+        step = 0
+        while len(out) < count:
+            out.extend(reading(m, step, i, q) for m in meters for i, q in enumerate(QUANTITIES))
+            step += 1
+    else:
+        day = 0
+        while len(out) < count:
+            out.extend(reading(m, day * 96 + slot, i, q) for m in meters for slot in range(96)
+                       for i, q in enumerate(QUANTITIES))
+            day += 1
     return out[:count]
 
 
@@ -70,6 +93,39 @@ def _orm(alias: str, batch: list) -> float:
     return len(batch) / (time.perf_counter() - start)
 
 
+def _engine(alias: str, batch: list, batch_size: int) -> float:
+    """The same rows written as the database takes them fastest, with nothing checked or
+    marked: COPY of pre-formatted text, or executemany of pre-converted tuples."""
+    from django.db import connections, transaction
+
+    from meterhub.readings import ingest
+
+    conn = connections[alias]
+    columns = ", ".join(ingest.COLUMNS)
+    rows = [ingest._row(r) for r in batch]
+    with conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            cursor.execute("CREATE TABLE engine_reading (LIKE readings_reading INCLUDING ALL)")
+            text = ["".join(f"{m}\t{q}\t{ts.isoformat()}\t{v}\t{raw}\t{mult}\t{u}\t{ql}\t{src}\n"
+                            for m, q, ts, v, raw, mult, u, ql, src in rows[i:i + batch_size])
+                    for i in range(0, len(rows), batch_size)]
+        else:
+            cursor.execute("CREATE TABLE engine_reading AS SELECT * FROM readings_reading WHERE 0")
+            cursor.execute("CREATE UNIQUE INDEX engine_reading_key ON engine_reading (meter_id, quantity, ts)")
+            converted = ingest._sqlite_rows(rows)
+            parts = [converted[i:i + batch_size] for i in range(0, len(converted), batch_size)]
+    insert = f"INSERT INTO engine_reading ({columns}) VALUES ({', '.join('?' * len(ingest.COLUMNS))})"
+    start = time.perf_counter()
+    for part in (text if conn.vendor == "postgresql" else parts):
+        with transaction.atomic(using=alias), conn.cursor() as cursor:
+            if conn.vendor == "postgresql":
+                with cursor.copy(f"COPY engine_reading ({columns}) FROM STDIN") as copy:
+                    copy.write(part)
+            else:
+                cursor.executemany(insert, part)
+    return len(batch) / (time.perf_counter() - start)
+
+
 def measure(alias_sqlite: str, alias_pg: str | None, rows: int, baseline_rows: int, meters: int,
             batch_size: int) -> dict:
     result: dict = {"rows": rows, "batch_size": batch_size, "meters": meters}
@@ -79,11 +135,17 @@ def measure(alias_sqlite: str, alias_pg: str | None, rows: int, baseline_rows: i
             continue
         ids = _fleet(alias, meters)
         data = records(ids, rows, start)
-        print(f"{key}: storing {rows} readings through the ingest path ...", file=sys.stderr)
+        print(f"{key}: storing {rows} readings through the ingest path (interval shape) ...", file=sys.stderr)
         result[f"{key}_rows_per_s"] = round(_ours(alias, data, batch_size))
         print(f"{key}: storing {baseline_rows} readings with ORM save() (baseline) ...", file=sys.stderr)
         later = records(ids, baseline_rows, start + timedelta(days=3650))
         result[f"{key}_orm_rows_per_s"] = round(_orm(alias, later))
         result[f"{key}_ratio_to_orm"] = round(result[f"{key}_rows_per_s"] / result[f"{key}_orm_rows_per_s"], 1)
+        print(f"{key}: the engine's own speed for the same rows ...", file=sys.stderr)
+        result[f"{key}_engine_rows_per_s"] = round(_engine(alias, data, batch_size))
+        del data
+        print(f"{key}: storing {rows} readings through the ingest path (profile shape) ...", file=sys.stderr)
+        profile = records(ids, rows, start + timedelta(days=400), shape="profile")
+        result[f"{key}_profile_rows_per_s"] = round(_ours(alias, profile, batch_size))
     result["orm_rows_per_s"] = result.get("postgres_orm_rows_per_s", result.get("sqlite_orm_rows_per_s"))
     return result

@@ -14,18 +14,21 @@ manual entry) comes through `store_readings`, which keeps these promises:
   and validation catch up with exactly what changed (`DirtyDay`).
 
 Speed: the common batch (new readings, no duplicates) goes straight in with PostgreSQL
-`COPY` or SQLite `executemany` inside a savepoint; only when that hits a key that is
-already stored does the batch take the exact path through a staging table and an
-`INSERT ... ON CONFLICT` upsert.
+`COPY` or SQLite `executemany` inside a savepoint, each record checked as the write takes
+it, so on PostgreSQL the server stores one slice while the next is checked and
+formatted. Only when that hits a key that is already stored does the batch take the
+exact path through a staging table and an `INSERT ... ON CONFLICT` upsert.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from itertools import islice
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -34,6 +37,7 @@ from meterhub.readings import partitions
 from meterhub.readings.models import MeterEvent, Quality, ReadingConflict, RejectedReading, Source
 
 BATCH = 2000
+COPY_SLICE = 1000  # rows per COPY write
 # received_at is left to the database's default (the time of the write)
 COLUMNS = ("meter_id", "quantity", "ts", "value", "raw_value", "multiplier", "unit", "quality", "source")
 MAX_VALUE = Decimal("1e14")  # numeric(20, 6): 14 digits before the point
@@ -105,99 +109,151 @@ def _row(r) -> tuple:
 def store_readings(records: Iterable, using=None) -> IngestResult:
     """Store `records` (objects with ReadingRecord's fields, optionally `quality`)."""
     using = using or connection
-    result = IngestResult()
-    rows: dict[tuple, tuple] = {}
-    in_batch_conflicts = []
-    for r in records:
-        result.received += 1
-        try:
-            row = _row(r)
-        except Rejected as exc:
-            result.rejected.append((r, str(exc)))
-            continue
-        key = row[:3]
-        first = rows.get(key)
-        if first is None:
-            rows[key] = row
-        elif first[3] != row[3]:
-            in_batch_conflicts.append(row)
-    known = _known_meters({key[0] for key in rows}, using)
-    for key in [k for k in rows if k[0] not in known]:
-        result.rejected.append((_AsRecord(rows.pop(key)), "unknown meter"))
+    records = records if isinstance(records, list) else list(records)
+    result = IngestResult(received=len(records))
+    # in meter order (a stable sort: each meter keeps its own order), so the key's B-tree
+    # pages are met one after another, each once per batch; the head-end's batches come in
+    # the order reads finish, meters of every bus interleaved
+    ordered = sorted(records, key=_meter_order)
+    batch = _Validated(ordered, _known_meters({r.meter_id for r in records if type(r.meter_id) is int}, using))
     with transaction.atomic(using=using.alias):
+        if using.vendor == "postgresql":
+            partitions.ensure_months(_months_of(records), using)
+        result.stored, result.conflicts = _write(batch, using)
+        rows = batch.rows
         if rows:
             day_of = {ts: ts.date() for ts in {key[2] for key in rows}}  # a batch repeats few instants
-            if using.vendor == "postgresql":
-                partitions.ensure_months({partitions.month_of(ts) for ts in day_of}, using)
-            # in key order: each B-tree page is visited once per batch, not once per row
-            result.stored, result.conflicts = _write([rows[k] for k in sorted(rows)], using)
-            result.conflicts += _record_in_batch_conflicts(in_batch_conflicts, rows, using)
+            result.conflicts += _record_in_batch_conflicts(batch.conflicts, rows, using)
             result.days = {(m, day_of[ts]) for m, _q, ts in rows}
             _mark_dirty(result.days, using)
+        result.rejected = batch.rejected
         if result.rejected:
             _record_rejects(result.rejected)
     return result
 
 
-class _AsRecord:
-    """A validated row seen as a record again, for the reject log."""
+def _meter_order(record) -> int:
+    return record.meter_id if type(record.meter_id) is int else -1
 
-    def __init__(self, row):
-        self.meter_id, self.quantity, self.ts, _value, self.raw_value = row[:5]
-        self.source = row[8]
+
+class _Validated:
+    """The table rows of a batch's records, made as the write consumes them (so on
+    PostgreSQL the server stores one slice while the next is checked). What is not
+    written is kept: the rejects with their reasons, and a second row for a key
+    already in the batch with another value (an in-batch conflict). `rows` holds each
+    distinct key's row once everything has been consumed (`drain`)."""
+
+    def __init__(self, records: list, known_meters: set[int]):
+        self.rows: dict[tuple, tuple] = {}
+        self.rejected: list = []
+        self.conflicts: list[tuple] = []
+        self._rows = self._validate(records, known_meters)
+
+    def __iter__(self):
+        return self._rows
+
+    def drain(self) -> list[tuple]:
+        """Every distinct row, after checking whatever the write did not get to."""
+        for _ in self._rows:
+            pass
+        return list(self.rows.values())
+
+    def _validate(self, records: list, known: set[int]):
+        rows, rejected = self.rows, self.rejected
+        for r in records:
+            try:
+                row = _row(r)
+            except Rejected as exc:
+                rejected.append((r, str(exc)))
+                continue
+            if row[0] not in known:
+                rejected.append((r, "unknown meter"))
+                continue
+            key = row[:3]
+            first = rows.get(key)
+            if first is None:
+                rows[key] = row
+                yield row
+            elif first[3] != row[3]:
+                self.conflicts.append(row)
+
+
+def _months_of(records: list) -> set:
+    instants = {r.ts for r in records}  # few distinct instants per batch
+    return {partitions.month_of(ts) for ts in instants if type(ts) is datetime and ts.tzinfo is not None}
 
 
 def _known_meters(ids: set[int], using) -> set[int]:
-    found: set[int] = set()
-    ids_list = sorted(ids)
+    # one parameter whatever the batch's size: a list of thousands of placeholders costs
+    # more to send and plan than the lookup itself
     with using.cursor() as cursor:
-        for i in range(0, len(ids_list), 900):  # SQLite's parameter limit
-            chunk = ids_list[i:i + 900]
-            cursor.execute(f"SELECT id FROM assets_meter WHERE id IN ({', '.join(['%s'] * len(chunk))})", chunk)
-            found.update(row[0] for row in cursor.fetchall())
-    return found
+        if using.vendor == "postgresql":
+            cursor.execute("SELECT id FROM assets_meter WHERE id = ANY(%s::bigint[])", [_pg_array(sorted(ids))])
+        else:
+            cursor.execute("SELECT id FROM assets_meter WHERE id IN (SELECT value FROM json_each(%s))",
+                           [json.dumps(sorted(ids))])
+        return {row[0] for row in cursor.fetchall()}
 
 
-def _write(rows: list[tuple], using) -> tuple[int, int]:
-    """Insert `rows` (distinct keys); returns (stored, conflicts recorded). Fast path first."""
+def _pg_array(values) -> str:
+    """An array literal of ints or dates: psycopg's array dumper costs milliseconds per
+    thousand elements, and a batch sends thousands."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def _write(batch: _Validated, using) -> tuple[int, int]:
+    """Insert the batch's rows; returns (stored, conflicts recorded). Fast path first."""
     try:
         with transaction.atomic(using=using.alias):
-            _bulk_insert("readings_reading", rows, using)
-        return len(rows), 0
+            _bulk_insert("readings_reading", batch, using)
+        return len(batch.rows), 0
     except IntegrityError:
         pass  # a key is already stored: take the exact path
-    return _upsert_through_stage(rows, using)
+    return _upsert_through_stage(batch.drain(), using)
 
 
-def _bulk_insert(table: str, rows: list[tuple], using) -> None:
+def _bulk_insert(table: str, rows: Iterable[tuple], using) -> None:
     with using.cursor() as cursor, using.wrap_database_errors:  # COPY bypasses Django's error mapping
         if using.vendor == "postgresql":
-            # text format: names were checked free of tabs, newlines and backslashes
+            from psycopg.copy import QueuedLibpqWriter  # psycopg is the PostgreSQL extra
+
+            # text format: names were checked free of tabs, newlines and backslashes;
+            # str() of a Decimal is much cheaper than format() with an empty spec
             ts_text: dict = {}
-            with cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                copy.write("".join([
-                    f"{m}\t{q}\t{ts_text.get(ts) or ts_text.setdefault(ts, ts.isoformat())}\t{value}\t{raw}"
-                    f"\t{mult}\t{unit}\t{quality}\t{source}\n"
-                    for m, q, ts, value, raw, mult, unit, quality, source in rows]))
+            # sent in slices by psycopg's writer thread, so neither side waits for the other:
+            # the server stores one slice while the next is checked and formatted here
+            with cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN",
+                             writer=QueuedLibpqWriter(cursor.cursor)) as copy:
+                rows = iter(rows)
+                while part := list(islice(rows, COPY_SLICE)):
+                    copy.write("".join([
+                        f"{m}\t{q}\t{ts_text.get(ts) or ts_text.setdefault(ts, ts.isoformat())}\t{value!s}"
+                        f"\t{raw!s}\t{mult!s}\t{unit}\t{quality}\t{source}\n"
+                        for m, q, ts, value, raw, mult, unit, quality, source in part]))
         else:
             cursor.executemany(
                 f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
                 _sqlite_rows(rows))
 
 
-def _sqlite_rows(rows: list[tuple]) -> list[tuple]:
+def _sqlite_rows(rows: Iterable[tuple]) -> list[tuple]:
     """Rows in Django's SQLite formats (aware datetime: naive UTC via str(); decimal: str).
-    A batch repeats the same instants and multipliers, so their text is made once."""
-    text: dict = {}
-
-    def as_text(x):
-        t = text.get(x)
-        if t is None:
-            t = text[x] = str(x.replace(tzinfo=None)) if type(x) is datetime else str(x)
-        return t
-
-    return [(m, q, as_text(ts), str(value), str(raw), as_text(mult), unit, quality, source)
-            for m, q, ts, value, raw, mult, unit, quality, source in rows]
+    A batch repeats the same instants and multipliers, so their text is made once; with a
+    multiplier of 1 the value is the raw value, and its text too."""
+    instants: dict = {}
+    multipliers: dict = {}
+    out = []
+    for m, q, ts, value, raw, mult, unit, quality, source in rows:
+        ts_text = instants.get(ts)
+        if ts_text is None:
+            ts_text = instants[ts] = str(ts.replace(tzinfo=None))
+        mult_text = multipliers.get(mult)
+        if mult_text is None:
+            mult_text = multipliers[mult] = str(mult)
+        value_text = str(value)
+        out.append((m, q, ts_text, value_text, value_text if raw is value else str(raw), mult_text, unit, quality,
+                    source))
+    return out
 
 
 def _upsert_through_stage(rows: list[tuple], using) -> tuple[int, int]:
@@ -244,6 +300,9 @@ def _record_in_batch_conflicts(conflicting: list[tuple], kept: dict, using) -> i
 
 
 def _mark_dirty(days: set[tuple[int, date]], using) -> None:
+    """Mark each (meter, day) for processing. A present mark is renewed, not kept: processing
+    removes only the marks it saw unchanged, so a day written again while (or by) its own
+    processing comes round again."""
     now = timezone.now()
     with using.cursor() as cursor:
         if using.vendor == "postgresql":
@@ -252,13 +311,13 @@ def _mark_dirty(days: set[tuple[int, date]], using) -> None:
                 "INSERT INTO readings_dirtyday (meter_id, day, marked_at)"
                 " SELECT m, d, %s FROM unnest(%s::bigint[], %s::date[]) AS t(m, d)"
                 " ON CONFLICT (meter_id, day) DO UPDATE SET marked_at = EXCLUDED.marked_at",
-                [now, list(meters), list(dates)])
+                [now, _pg_array(meters), _pg_array(dates)])
             return
+        marked_at = using.ops.adapt_datetimefield_value(now)
         cursor.executemany(
             "INSERT INTO readings_dirtyday (meter_id, day, marked_at) VALUES (%s, %s, %s)"
             " ON CONFLICT (meter_id, day) DO UPDATE SET marked_at = EXCLUDED.marked_at",
-            [(m, using.ops.adapt_datefield_value(d), using.ops.adapt_datetimefield_value(now))
-             for m, d in sorted(days)])
+            [(m, d.isoformat(), marked_at) for m, d in sorted(days)])
 
 
 def _record_rejects(rejected: list) -> None:
@@ -269,9 +328,26 @@ def _record_rejects(rejected: list) -> None:
         for r, reason in rejected)
 
 
-def store_events(records) -> None:
+EVENT_LOOKUP = 300  # events looked up at once: three IN lists within any database's parameter limit
+
+
+def store_events(records: list) -> list:
+    """Store events once each (unique per meter, kind and time); returns the records stored
+    now, not before: what rules act on, so a report delivered twice is acted on once."""
+    stored = set()
+    for start in range(0, len(records), EVENT_LOOKUP):
+        chunk = records[start:start + EVENT_LOOKUP]
+        stored |= set(MeterEvent.objects.filter(
+            meter_id__in={r.meter_id for r in chunk}, kind__in={r.kind for r in chunk}, ts__in={r.ts for r in chunk})
+            .values_list("meter_id", "kind", "ts"))
+    fresh = []
+    for record in records:
+        key = (record.meter_id, record.kind, record.ts)
+        if key not in stored:
+            stored.add(key)
+            fresh.append(record)
     MeterEvent.objects.bulk_create(
-        (MeterEvent(meter_id=r.meter_id, kind=r.kind, ts=r.ts, detail=r.detail, source=r.source)
-         for r in records),
-        batch_size=BATCH, ignore_conflicts=True,
+        (MeterEvent(meter_id=r.meter_id, kind=r.kind, ts=r.ts, detail=r.detail, source=r.source) for r in fresh),
+        batch_size=BATCH, ignore_conflicts=True,  # another node may have stored the same a moment ago
     )
+    return fresh
