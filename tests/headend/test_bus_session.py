@@ -1,4 +1,7 @@
-"""BusSession deadlines over a real socket pair: each request gets exactly its own deadline."""
+"""BusSession deadlines over a real socket pair, on a virtual clock (tests/virtual_clock.py):
+each request fails exactly at its own deadline, and a read's retries cost exactly their
+deadlines and backoffs, measured in loop time, so the assertions are exact and do not
+depend on how loaded the machine is."""
 
 from __future__ import annotations
 
@@ -8,8 +11,10 @@ from decimal import Decimal
 
 import pytest
 
+from meterhub.headend import meter_io, timing
 from meterhub.headend.bus import BusSession, NoReply
 from meterhub.protocols import dlt645
+from tests.virtual_clock import run
 
 ADDRESS = "000000000001"
 ENERGY = 0x00010000
@@ -70,8 +75,8 @@ def test_an_unanswered_request_gets_its_own_deadline_after_answered_ones():
         writer.close()
         return took, session.stats
 
-    took, stats = asyncio.run(scenario())
-    assert 0.4 <= took < 0.55
+    took, stats = run(scenario())
+    assert took == pytest.approx(0.4)
     assert (stats.requests, stats.replies, stats.timeouts) == (4, 3, 1)
 
 
@@ -86,7 +91,7 @@ def test_a_shorter_deadline_after_a_longer_one_is_kept():
         writer.close()
         return took
 
-    assert 0.2 <= asyncio.run(scenario()) < 0.35
+    assert run(scenario()) == pytest.approx(0.2)
 
 
 def test_fast_replies_share_one_timer():
@@ -107,7 +112,7 @@ def test_fast_replies_share_one_timer():
         writer.close()
         return len(timers)
 
-    assert asyncio.run(scenario()) == 1
+    assert run(scenario()) == 1
 
 
 def test_a_lost_link_fails_the_request_at_once_and_cancels_the_timer():
@@ -122,7 +127,29 @@ def test_a_lost_link_fails_the_request_at_once_and_cancels_the_timer():
             await pending
         return caught.value, loop.time() - started, session._timer
 
-    error, took, timer = asyncio.run(scenario())
+    error, took, timer = run(scenario())
     assert type(error).__name__ == "CollectorGone"
-    assert took < 1
+    assert took == 0, "no timer had to fire first"
     assert timer is None
+
+
+def test_a_silent_meter_costs_its_bus_three_deadlines_and_the_backoffs_between():
+    """A read that gets no reply is tried exactly three times, each attempt failing at the
+    deadline the bus timing gives it, with the backoffs between; then NoReply."""
+    meter = meter_io.MeterRef(id=1, serial="E1", address=ADDRESS, protocol="dlt645_2007", baud_rate=9600)
+
+    async def scenario():
+        session, reader, writer = await _session()  # the meter's end never answers
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(NoReply):
+            await meter_io.read_item(session, meter, ENERGY)
+        took = loop.time() - started
+        await session.close()
+        writer.close()
+        return took, session.stats
+
+    took, stats = run(scenario())
+    deadline = timing.reply_deadline(len(REQUEST), 9600, link_latency_s=0.05)
+    assert (stats.requests, stats.timeouts) == (3, 3)
+    assert took == pytest.approx(3 * deadline + sum(meter_io.RETRY_BACKOFF_S))

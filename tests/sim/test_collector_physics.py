@@ -1,8 +1,10 @@
-"""Bus physics in real time (time_scale 1.0), through a dial-in collector over TCP.
+"""Bus physics in real time (time_scale 1.0).
 
-N reads through one collector cannot be faster than the wire time the baud rate
-implies for every request and reply (bytes x 11 / baud) plus each meter's reply
-delay; and a second request sent before the first reply collides.
+Through a dial-in collector over TCP, N reads cannot be faster than the wire time the
+baud rate implies for every request and reply (bytes x 11 / baud) plus each meter's
+reply delay, and a second request sent before the first reply collides. That the
+simulator adds nothing of its own is checked on the bus alone, on a virtual clock
+(tests/virtual_clock.py), where it is exact whatever the machine's load.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ import asyncio
 import time
 from decimal import Decimal
 
-from meterhub.protocols.dlt645 import ReadReply, parse_reply
-from meterhub.sim.bus import wire_time
+import pytest
+
+from meterhub.protocols.dlt645 import Read, ReadReply, parse_reply
+from meterhub.sim.bus import Bus, wire_time
 from meterhub.sim.collector import BusSpec, Collector, CollectorSpec, MeterSpec
+from tests import virtual_clock
 
 from .test_bus import ENERGY, VOLTAGE, FakeMeter
 from .test_collector import HeadEnd, run
@@ -32,11 +37,15 @@ def factory(s):
     return FakeMeter(s.address, DELAYS[s.address])
 
 
-def test_reads_take_wire_time_plus_meter_delays():
-    from meterhub.protocols.dlt645 import Read
+PLAN = [(a, di) for a in DELAYS for di in (ENERGY, VOLTAGE)]  # 6 reads
 
-    plan = [(a, di) for a in DELAYS for di in (ENERGY, VOLTAGE)]  # 6 reads
 
+def physics(address: str, request: bytes, reply: bytes) -> float:
+    """Seconds from a request going on the wire to the end of its reply."""
+    return wire_time(len(request), BAUD) + DELAYS[address] + wire_time(len(reply), BAUD)
+
+
+def test_reads_take_at_least_wire_time_plus_meter_delays():
     async def go():
         async with HeadEnd() as he:
             c = Collector(spec(), headend=he.address, meter_factory=factory, time_scale=1.0)
@@ -44,14 +53,13 @@ def test_reads_take_wire_time_plus_meter_delays():
             link = await he.next_link()
             floor = 0.0
             t0 = time.perf_counter()
-            for address, di in plan:
+            for address, di in PLAN:
                 req = Read(address, di).encode(4)
                 f = await link.request(req, timeout=3)
                 assert f is not None
                 reply = parse_reply(f)
                 assert isinstance(reply, ReadReply) and reply.address == address and reply.di == di
-                reply_len = len(f.encode())  # as sent, FE preamble included
-                floor += wire_time(len(req), BAUD) + DELAYS[address] + wire_time(reply_len, BAUD)
+                floor += physics(address, req, f.encode())  # as sent, FE preamble included
             elapsed = time.perf_counter() - t0
             await c.stop()
             return elapsed, floor
@@ -60,12 +68,33 @@ def test_reads_take_wire_time_plus_meter_delays():
     # 6 x (20-byte request + 22/20-byte reply at 2400 baud ~ 0.19 s) + 0.8 s of delays
     assert floor > 1.8
     assert elapsed >= floor
-    assert elapsed < floor + 1.0  # and not much more: the simulator adds little of its own
+
+
+def test_the_bus_delivers_each_reply_exactly_when_the_physics_says():
+    """Nothing of the simulator's own: on a virtual clock each reply reaches the uplink
+    exactly request wire time + the meter's delay + reply wire time after the request."""
+    bus = Bus.with_meters([FakeMeter(a, d) for a, d in DELAYS.items()], baud=BAUD)
+
+    async def go():
+        loop = asyncio.get_running_loop()
+        exchanges = []
+        for address, di in PLAN:
+            await asyncio.sleep(0.01)  # the master's turnaround after the previous reply
+            req = Read(address, di).encode(4)
+            replied = loop.create_future()
+            bus.attach(replied.set_result)
+            sent = loop.time()
+            bus.feed(req)
+            reply = await replied
+            exchanges.append((loop.time() - sent, physics(address, req, reply)))
+        return exchanges
+
+    exchanges = virtual_clock.run(go())
+    assert [took for took, _ in exchanges] == pytest.approx([needed for _, needed in exchanges])
+    assert bus.stats.replies == len(PLAN) and bus.stats.collisions == 0
 
 
 def test_a_request_before_the_reply_collides():
-    from meterhub.protocols.dlt645 import Read
-
     async def go():
         async with HeadEnd() as he:
             c = Collector(spec(), headend=he.address, meter_factory=factory, time_scale=1.0)
