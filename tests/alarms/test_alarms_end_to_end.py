@@ -18,14 +18,14 @@ from meterhub.assets.models import Building, Collector, Customer, Meter, Premise
 from meterhub.comms import commands
 from meterhub.comms.fleet import load_fleet
 from meterhub.comms.models import Command
+from meterhub.headend.covers import CoverWatch
 from meterhub.headend.schedule import PlanSpec, Scheduler
 from meterhub.headend.server import HeadEnd
 from meterhub.headend.worker import CommandWorker
 from meterhub.notifications.models import DutyShift, Message
 from meterhub.notifications.worker import run_notifier
-from meterhub.sim.fleet import Fleet as SimFleet
-from meterhub.sim.fleet import parse_fleet
 from meterhub.sim.seal_chip import reported_asset
+from tests.headend.test_headend_with_sim import dialled_in
 from tests.notifications.helpers import pending
 from tests.seals.test_chips_end_to_end import in_thread, install_smart_seal
 
@@ -71,20 +71,30 @@ def plan(*serials, items="instant") -> PlanSpec:
     return PlanSpec(1, "p", "*/5 * * * *", "Asia/Shanghai", items, 0, frozenset(serials), None)
 
 
+async def field_and_headend():
+    """The real head-end on a free port and the simulated field dialled in to it."""
+    headend = HeadEnd(load_fleet, runtime.make_sink("t"), node="t", thread_finalizer=connections.close_all)
+    port = await headend.start("127.0.0.1", 0)
+    sim = await dialled_in(headend, sim_field(port), 2)
+    return headend, sim, Scheduler(headend, lambda node: [], lambda *a: None)
+
+
+async def deliver_all(headend, adapters) -> None:
+    notifier = asyncio.create_task(run_notifier(headend.blocking.run, node="t", adapters=adapters, idle_s=0.05))
+    for _ in range(200):
+        await asyncio.sleep(0.1)
+        if await headend.blocking.run(pending) == 0:
+            break
+    notifier.cancel()
+    await asyncio.gather(notifier, return_exceptions=True)
+
+
 def test_seal_gas_leak_and_dead_collector_each_make_one_alarm_the_right_messages_and_the_valve_closes(
         estate, adapters, sms_gateway, mailbox):
     meter, gas, customer, keeper, tech = estate
 
     async def scenario():
-        headend = HeadEnd(load_fleet, runtime.make_sink("t"), node="t", thread_finalizer=connections.close_all)
-        port = await headend.start("127.0.0.1", 0)
-        sim = SimFleet(parse_fleet(sim_field(port)))
-        await sim.start(timeout=20)
-        for _ in range(300):
-            if len(headend.sessions) == 2:
-                break
-            await asyncio.sleep(0.02)
-        scheduler = Scheduler(headend, lambda node: [], lambda *a: None)
+        headend, sim, scheduler = await field_and_headend()
         worker = CommandWorker(headend, commands.claim, commands.finish, commands.expire_overdue)
 
         async def cycle(p):
@@ -120,15 +130,7 @@ def test_seal_gas_leak_and_dead_collector_each_make_one_alarm_the_right_messages
             later = datetime.now(UTC) + timedelta(minutes=31)
             for _ in range(2):
                 await headend.blocking.run(rules.sweep, later)
-            # deliver everything queued
-            notifier = asyncio.create_task(run_notifier(headend.blocking.run, node="t", adapters=adapters,
-                                                        idle_s=0.05))
-            for _ in range(200):
-                await asyncio.sleep(0.1)
-                if await headend.blocking.run(pending) == 0:
-                    break
-            notifier.cancel()
-            await asyncio.gather(notifier, return_exceptions=True)
+            await deliver_all(headend, adapters)
             return valve_after
         finally:
             await sim.stop()
@@ -160,15 +162,7 @@ def test_the_head_end_reports_relay_changes_and_a_relay_closed_after_a_trip_alar
     meter, *_ = estate
 
     async def scenario():
-        headend = HeadEnd(load_fleet, runtime.make_sink("t"), node="t", thread_finalizer=connections.close_all)
-        port = await headend.start("127.0.0.1", 0)
-        sim = SimFleet(parse_fleet(sim_field(port)))
-        await sim.start(timeout=20)
-        for _ in range(300):
-            if len(headend.sessions) == 2:
-                break
-            await asyncio.sleep(0.02)
-        scheduler = Scheduler(headend, lambda node: [], lambda *a: None)
+        headend, sim, scheduler = await field_and_headend()
 
         async def cycle():
             await scheduler.run_plan(plan(meter.serial, items="status"), datetime.now(UTC).replace(microsecond=0))
@@ -197,3 +191,48 @@ def test_the_head_end_reports_relay_changes_and_a_relay_closed_after_a_trip_alar
     assert states == [True, False], "one event per change"
     [alarm] = Alarm.objects.filter(kind="relay_mismatch")
     assert alarm.meter == meter and alarm.detail["relay_open"] is False
+
+
+def test_a_cover_opened_in_the_field_is_one_alarm_the_operator_on_duty_hears_of_once(
+        estate, adapters, sms_gateway, mailbox):
+    """Read by the 15-minute plan: the count rises, the newest record is read, the event
+    raises the alarm; reading it again (also after a restart) raises nothing more, and the
+    record's end reaches the alarm when the cover is closed."""
+    meter, *_ = estate
+
+    async def scenario():
+        headend, sim, scheduler = await field_and_headend()
+
+        async def cycle():
+            await scheduler.run_plan(plan(meter.serial), datetime.now(UTC).replace(microsecond=0))
+            await headend.sink.flush(backoff=False)
+            await asyncio.sleep(1.1)  # the next slot
+
+        try:
+            await cycle()
+            sim.meter(ADDRESS).open_cover(break_seal=False)
+            await cycle()
+            await cycle()  # open still: the record is read again
+            headend.covers = CoverWatch()  # a restart forgets what it saw ...
+            await headend.refresh_fleet()  # ... and resumes from what was stored
+            await cycle()
+            sim.meter(ADDRESS).close_cover()
+            await cycle()
+            await cycle()
+            await deliver_all(headend, adapters)
+        finally:
+            await sim.stop()
+            await headend.close()
+
+    asyncio.run(scenario())
+    from meterhub.readings.models import MeterEvent
+
+    [alarm] = Alarm.objects.all()
+    assert (alarm.kind, alarm.meter, alarm.count, alarm.severity) == ("cover_open", meter, 1, "critical")
+    assert alarm.detail["number"] == 1 and alarm.detail["end"] is not None
+    opened = MeterEvent.objects.get(meter=meter, kind="cover_open")
+    assert alarm.raised_at == opened.ts, "the meter's time of opening, not the read's"
+    assert MeterEvent.objects.filter(meter=meter, kind="cover_closed").count() == 1
+    sms = [(r.json["to"], r.json["text"]) for r in sms_gateway.accepted]
+    assert [to for to, _t in sms] == ["13900000002"] and "E" + ADDRESS in sms[0][1], "the operator on duty, once"
+    assert [rcpt for rcpt, _m in mailbox.messages] == [["olga@meterhub.test"]]

@@ -79,13 +79,15 @@ def test_thresholds_are_set_per_site_and_used_by_the_rules(site, signed_in):
     assert 'data-thresholds="north"' in client.get("/alarms/settings/").content.decode()
     form = {f: getattr(AlarmSettings(), f) for f in (
         "collector_offline_min", "meter_silent_cycles", "clock_drift_s", "voltage_loss_v", "reverse_power_kw",
-        "imbalance_pct", "imbalance_min_a", "relay_open_kwh", "escalate_after_min", "flap_window_min")}
-    form.update(collector_offline_min=5, close_valve_on_gas_leak="on")
+        "imbalance_pct", "imbalance_min_a", "relay_open_kwh", "drop_pct", "drop_baseline_days", "drop_min_kwh",
+        "drop_min_m3", "escalate_after_min", "flap_window_min")}
+    form.update(collector_offline_min=5, drop_pct=20, close_valve_on_gas_leak="on")
     response = client.post("/alarms/settings/site/north/", form)
     assert response.status_code == 302
-    assert AlarmSettings.for_site(site.pk).collector_offline_min == 5
-    bad = client.post("/alarms/settings/site/north/", {**form, "clock_drift_s": "-1"})
-    assert bad.status_code == 200 and "error" in bad.content.decode()
+    assert (AlarmSettings.for_site(site.pk).collector_offline_min, AlarmSettings.for_site(site.pk).drop_pct) == (5, 20)
+    for bad_value in ({"clock_drift_s": "-1"}, {"drop_pct": "0"}, {"drop_baseline_days": "2"}, {"drop_min_kwh": "0"}):
+        bad = client.post("/alarms/settings/site/north/", {**form, **bad_value})
+        assert bad.status_code == 200 and "error" in bad.content.decode(), bad_value
 
 
 def test_duty_shifts_and_webhooks_are_managed_on_the_settings_page(site, signed_in, make_operator):

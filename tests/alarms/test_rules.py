@@ -53,6 +53,50 @@ def test_a_cover_opened_is_an_alarm_until_someone_clears_it(meter, make_operator
     assert open_alarms(event) == []
 
 
+def test_a_cover_record_read_again_after_its_alarm_was_cleared_raises_nothing(meter, make_operator):
+    """The head-end reads the newest record again after a restart: stored already, no new alarm."""
+    record = {"number": 1, "start": "2026-05-01T16:00:00", "end": None}
+    write_batch([EventRecord(meter.id, "cover_open", T0, record)])
+    services.clear(open_alarms("cover_open")[0], make_operator(), "inspected")
+    write_batch([EventRecord(meter.id, "cover_open", T0, record)])
+    assert open_alarms("cover_open") == [] and Alarm.objects.count() == 1
+
+
+def test_closing_the_cover_tells_its_alarm_until_when(meter):
+    write_batch([EventRecord(meter.id, "cover_open", T0, {"number": 4, "end": None})])
+    write_batch([EventRecord(meter.id, "cover_closed", T0 + timedelta(minutes=6),
+                             {"number": 4, "end": "2026-05-01T16:06:00"})])
+    [alarm] = open_alarms("cover_open")
+    assert alarm.detail["end"] == "2026-05-01T16:06:00" and alarm.state == "raised", "a person still clears it"
+
+
+@pytest.mark.parametrize("minutes, alarms", [(3, {"seal_open"}), (-8, {"seal_open"}),
+                                             (45, {"seal_open", "cover_open"})])
+def test_the_cover_opening_that_goes_with_a_seal_opening_is_evidence_on_the_seal_alarm(meter, minutes, alarms):
+    services.raise_alarm("seal_open", T0, meter=meter, detail={"asset_number": "12345678"})
+    write_batch([EventRecord(meter.id, "cover_open", T0 + timedelta(minutes=minutes), {"number": 1})])
+    assert {a.kind for a in Alarm.objects.all()} == alarms
+    seal = Alarm.objects.get(kind="seal_open")
+    assert (seal.detail.get("cover_record") == {"number": 1}) == (alarms == {"seal_open"})
+    assert seal.count == 1
+
+
+def test_a_terminal_cover_opening_is_its_own_alarm_even_beside_a_seal_alarm(meter):
+    services.raise_alarm("seal_open", T0, meter=meter)
+    write_batch([EventRecord(meter.id, "terminal_cover_open", T0, {"number": 1})])
+    assert {a.kind for a in Alarm.objects.all()} == {"seal_open", "terminal_cover_open"}
+
+
+def test_the_fleet_resumes_cover_watching_from_the_newest_stored_record(meter):
+    from meterhub.comms.fleet import load_fleet
+
+    write_batch([EventRecord(meter.id, "cover_open", T0, {"number": 2}),
+                 EventRecord(meter.id, "cover_open", T0 + timedelta(days=1), {"number": 3}),
+                 EventRecord(meter.id, "cover_closed", T0 + timedelta(days=2), {"number": 3}),
+                 EventRecord(meter.id, "terminal_cover_open", T0, {"number": 1})])
+    assert load_fleet().meters["E1"].cover_numbers == (("cover_open", 3), ("terminal_cover_open", 1))
+
+
 def test_clock_drift_beyond_the_limit_raises_and_a_good_check_clears(meter):
     write_batch([EventRecord(meter.id, "clock_write", T0, {"offset_s": 620.0})])
     [alarm] = open_alarms("clock_drift")

@@ -140,7 +140,7 @@ def test_a_plan_with_nothing_to_ask_a_meter_does_not_read_it():
     headend = FakeHeadEnd(field(*meters))
     # DL/T 645-1997 meters have no status word 3: a read without an exchange would look healthy
     assert run_plan(headend, spec(meters, items="status")) == 1
-    assert headend.reads == [("E1", [0x04000503])]
+    assert headend.reads == [("E1", [0x04000503, 0x03300D00, 0x03300E00])]  # status word 3, cover-open counts
 
 
 def test_a_meter_dropped_by_a_fleet_refresh_mid_plan_is_skipped_and_the_bus_goes_on():

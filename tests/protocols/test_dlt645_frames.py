@@ -122,3 +122,15 @@ def test_all_frames_in_one_noisy_stream(frames):
     blob = b"".join(b"\x00\x13\x37junk" + bytes.fromhex(f["hex"]) for f in frames)
     got = [e for e in parse_stream(blob, chunk=7) if isinstance(e, Frame)]
     assert [g.encode() for g in got] == [bytes.fromhex(f["hex"]) for f in frames]
+
+
+@pytest.mark.parametrize("di", [0x03300D00, 0x03300D01, 0x03300E00, 0x03300E0A])
+def test_cover_reads_are_the_shared_read_request_with_their_identifier(frames, di):
+    """The head-end's cover-count and cover-record reads: the shared read request (checked by
+    an independent implementation) with only the identifier and the checksum changed."""
+    shared = bytearray.fromhex(next(f["hex"] for f in frames if f.get("function") == "read" and
+                                    f.get("di") == "00010000"))
+    start = shared.index(0x68)
+    shared[start + 10:start + 14] = bytes((b + 0x33) & 0xFF for b in di.to_bytes(4, "little"))
+    shared[-2] = sum(shared[start:-2]) & 0xFF
+    assert Read("123456789012", di).encode(preamble=start) == bytes(shared)

@@ -236,3 +236,40 @@ def test_peer_frames_match_ours_once_the_address_is_reversed(addr):
 def test_peer_agrees_on_a_signed_reply_value():
     assert bcd_to_value(bytearray.fromhex("235180"), "XXX.XXX", "little") == -5.123
     assert ITEMS_2007.decode(0x02020100, bytes.fromhex("235180"))[1] == Decimal("-5.123")
+
+
+# --- cover-open event records (the head-end reads them: headend/covers.py) -----------------
+
+COVER_RECORDS = [0x03300D01, 0x03300D0A, 0x03300E01, 0x03300E0A]
+
+
+@given(st.data())
+@settings(max_examples=200)
+def test_the_peer_reads_our_cover_records_field_by_field(data):
+    from meterhub.protocols.dlt645 import ReadReply
+
+    di = data.draw(st.sampled_from(COVER_RECORDS))
+    fmt = ITEMS_2007.get(di).fmt
+    record = data.draw(values_for(fmt))
+    raw = ReadReply.of(A, di, record).encode()
+    theirs = P.deserialize(raw)
+    body, offset = bytes(theirs.data)[4:], 0  # after the identifier
+    for (name, field), spec in zip(fmt.fields, DIMap[di], strict=True):
+        chunk = bytearray(body[offset:offset + field.size])
+        offset += field.size
+        peer = bcd_to_value(chunk, spec.data_format, "little")
+        if spec.data_format == "YYMMDDhhmmss":
+            expected = "000000000000" if record[name] is None else record[name].strftime("%y%m%d%H%M%S")
+            assert peer == expected, name
+        elif not chunk[-1] & 0x80:  # the peer reads D7 as a sign even when unsigned (documented below)
+            assert Decimal(str(peer)) == record[name], name
+    assert offset == len(body) == 60
+
+
+def test_the_peer_reads_our_cover_counts():
+    from meterhub.protocols.dlt645 import ReadReply
+
+    for di in (0x03300D00, 0x03300E00):
+        raw = ReadReply.of(A, di, 12).encode()
+        assert int(bcd_to_value(bytearray(bytes(P.deserialize(raw).data)[4:]), DIMap[di][0].data_format,
+                                "little")) == 12

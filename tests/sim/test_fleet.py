@@ -156,8 +156,9 @@ def test_compact_fleet_starts_and_survives_a_reconnect_storm():
                                 "defaults": {"heartbeat_s": 0}, "connect_concurrency": 16})
             seen = []
             fleet = Fleet(spec, meter_factory=lambda s: FakeMeter(s.address, 0.02), time_scale=0.1)
-            took = await fleet.start(progress=lambda up, total: seen.append((up, total)), timeout=20)
-            assert seen[-1] == (40, 40) and len(seen) == 40 and took < 10
+            # the timeout only gives up on a fleet that never comes up: start-up speed is a benchmark
+            await fleet.start(progress=lambda up, total: seen.append((up, total)), timeout=20)
+            assert seen == [(up, 40) for up in range(1, 41)]
             first = [await he.next_link() for _ in range(40)]
             assert len({link.registration for link in first}) == 40
             assert fleet.status()["links_up"] == 40
@@ -292,6 +293,11 @@ def test_tamper_kinds_on_real_meters():
     assert e.seal.asset_number != ours and len(e.seal.asset_number) == 16 and e.seal.sealed
     tamper(e, "terminal-cover-open")
     assert e.events()["terminal_cover_open"] == 1
+    tamper(e, "terminal-cover-close")
+    tamper(e, "terminal-cover-open")  # a new opening only once it was closed
+    for kind in ("cover-open", "cover-close", "cover-open", "cover-open"):
+        tamper(e, kind)
+    assert e.events() == {"meter_cover_open": 2, "terminal_cover_open": 2}
     tamper(e, "magnet")
     tamper(e, "bypass", 0.3)
     tamper(w, "leak")

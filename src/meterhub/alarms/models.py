@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -127,6 +128,18 @@ class AlarmSettings(models.Model):
                                           decimal_places=2, default=Decimal("1.00"))
     relay_open_kwh = models.DecimalField(_("consumption with the relay open beyond (kWh)"), max_digits=9,
                                          decimal_places=3, default=Decimal("0.050"))
+    drop_pct = models.PositiveIntegerField(
+        _("consumption drop: a day below (percent of the usual day)"), default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100)])
+    drop_baseline_days = models.PositiveIntegerField(
+        _("consumption drop: the usual day is the median of the last (days)"), default=7,
+        validators=[MinValueValidator(3), MaxValueValidator(60)])
+    drop_min_kwh = models.DecimalField(
+        _("consumption drop: only where the usual day is at least (kWh)"), max_digits=9, decimal_places=3,
+        default=Decimal("1.000"), validators=[MinValueValidator(Decimal("0.001"))])
+    drop_min_m3 = models.DecimalField(
+        _("consumption drop: only where the usual day is at least (m³, water and gas)"), max_digits=9,
+        decimal_places=3, default=Decimal("0.050"), validators=[MinValueValidator(Decimal("0.001"))])
     escalate_after_min = models.PositiveIntegerField(_("escalate when unacknowledged for (minutes)"),
                                                      default=30)
     flap_window_min = models.PositiveIntegerField(_("flapping window (minutes)"), default=10)

@@ -17,20 +17,24 @@ from django.db.models import Q
 from django.utils import timezone
 
 from meterhub.alarms.models import Alarm, AlarmSettings, State
-from meterhub.alarms.services import escalate_overdue, raise_alarm, resolve
+from meterhub.alarms.services import escalate_overdue, open_alarm, raise_alarm, resolve
 from meterhub.assets.models import Collector, Meter, MeterKind
 
 log = logging.getLogger(__name__)
 
 TAMPER_EVENTS = {"cover_open": "cover_open", "terminal_cover_open": "terminal_cover_open"}
+CLOSED_EVENTS = {"cover_closed": "cover_open", "terminal_cover_closed": "terminal_cover_open"}
 CLOCK_CHECKED = ("clock_ok", "clock_broadcast", "clock_write")
+# A smart seal closes the meter cover: the cover opening the meter records within this time
+# of the chip's opening is the same act, and goes into the seal's alarm (corroboration).
+SEAL_COVER_WINDOW = timedelta(minutes=10)
 
 
 # --- events ------------------------------------------------------------------------------
 
 def handle_events(records) -> list[tuple[Alarm, bool]]:
     """Alarms from the head-end's events (called in the batch's transaction)."""
-    wanted = [r for r in records if r.kind in TAMPER_EVENTS or r.kind in CLOCK_CHECKED
+    wanted = [r for r in records if r.kind in TAMPER_EVENTS or r.kind in CLOSED_EVENTS or r.kind in CLOCK_CHECKED
               or r.kind in ("leak", "leak_cleared", "relay_state")]
     if not wanted:
         return []
@@ -41,7 +45,9 @@ def handle_events(records) -> list[tuple[Alarm, bool]]:
         if meter is None:
             continue
         if record.kind in TAMPER_EVENTS:
-            out.append(raise_alarm(TAMPER_EVENTS[record.kind], record.ts, meter=meter, detail=record.detail))
+            out.append(_cover_opened(meter, record))
+        elif record.kind in CLOSED_EVENTS:
+            _cover_closed(meter, record)
         elif record.kind in CLOCK_CHECKED:
             out.extend(_clock(meter, record))
         elif record.kind == "leak":
@@ -51,6 +57,27 @@ def handle_events(records) -> list[tuple[Alarm, bool]]:
         else:
             resolve(_leak_kind(meter), record.ts, meter=meter)
     return out
+
+
+def _cover_opened(meter, record) -> tuple[Alarm, bool]:
+    """A cover opening: its own alarm, or evidence on the seal alarm it goes with."""
+    if record.kind == "cover_open":
+        seal = (Alarm.objects.select_for_update().filter(meter=meter, kind="seal_open").exclude(state=State.CLEARED)
+                .filter(raised_at__gte=record.ts - SEAL_COVER_WINDOW, raised_at__lte=record.ts + SEAL_COVER_WINDOW)
+                .first())
+        if seal is not None:
+            seal.detail = {**seal.detail, "cover_record": record.detail}
+            seal.save(update_fields=["detail"])
+            return seal, False
+    return raise_alarm(TAMPER_EVENTS[record.kind], record.ts, meter=meter, detail=record.detail)
+
+
+def _cover_closed(meter, record) -> None:
+    """The cover was closed again: its open alarm says until when (it stays for a person to clear)."""
+    alarm = open_alarm(CLOSED_EVENTS[record.kind], meter=meter)
+    if alarm is not None and alarm.detail.get("number") == record.detail.get("number"):
+        alarm.detail = {**alarm.detail, "end": record.detail.get("end")}
+        alarm.save(update_fields=["detail"])
 
 
 def _clock(meter, record) -> list:

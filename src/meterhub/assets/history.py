@@ -112,3 +112,13 @@ def served_by(meter: Meter, at: datetime) -> tuple[Premise | None, Customer | No
     """The premise a meter served at an instant, and the customer responsible for it then."""
     premise = premise_of(meter, at)
     return premise, (customer_of(premise, at) if premise else None)
+
+
+def occupied_throughout(installations: list[MeterInstallation], start: datetime, end: datetime) -> bool:
+    """The meter (whose installation rows these are) served one premise over [start, end) and a
+    tenant held it all that time: a premise where using nothing would be odd."""
+    for row in installations:
+        if row.valid_from <= start and (row.valid_to is None or row.valid_to >= end):
+            return Tenancy.objects.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=end), premise_id=row.premise_id,
+                                          valid_from__lte=start).exists()
+    return False

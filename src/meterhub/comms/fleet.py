@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+from django.db.models import OuterRef, Subquery
+
 from meterhub.assets.models import Collector, Meter
+from meterhub.headend.covers import COVERS, newest_numbers
 from meterhub.headend.fleet import CollectorRef, Fleet
 from meterhub.headend.meter_io import MeterRef
 from meterhub.protocols.dlt645.seal import seal_spec_for
+from meterhub.readings.models import MeterEvent
 from meterhub.seals import chips
 
 
-def meter_ref(meter: Meter, smart_sealed: frozenset[int] = frozenset()) -> MeterRef:
+def meter_ref(meter: Meter, smart_sealed: frozenset[int] = frozenset(),
+              cover_numbers: tuple[tuple[str, int], ...] = ()) -> MeterRef:
     return MeterRef(
         id=meter.pk, serial=meter.serial, address=meter.address, protocol=meter.protocol,
         collector=meter.collector.registration_id if meter.collector_id else "", bus_port=meter.bus_port,
         password=meter.password, operator_code=meter.operator_code, ct_ratio=meter.ct_ratio,
         pt_ratio=meter.pt_ratio, baud_rate=meter.baud_rate, kind=meter.kind, time_zone=meter.site.time_zone,
-        seal_di=seal_spec_for(meter.model).di if meter.pk in smart_sealed else None,
+        seal_di=seal_spec_for(meter.model).di if meter.pk in smart_sealed else None, cover_numbers=cover_numbers,
     )
+
+
+def newest_cover_numbers() -> dict[int, tuple[tuple[str, int], ...]]:
+    """Per meter, the number of the newest cover opening stored of each kind (headend.covers)."""
+    kinds = [c.opened for c in COVERS]
+    newest = MeterEvent.objects.filter(meter=OuterRef("meter"), kind=OuterRef("kind")).order_by("-ts").values("ts")[:1]
+    rows = MeterEvent.objects.filter(kind__in=kinds, ts=Subquery(newest)).values_list("meter_id", "kind", "detail")
+    return newest_numbers(rows)
 
 
 def load_fleet() -> Fleet:
@@ -26,7 +39,7 @@ def load_fleet() -> Fleet:
                      host=c.host, port=c.port, enabled=c.enabled, serial_device=c.serial_device)
         for c in Collector.objects.all()
     ]
-    smart_sealed = chips.meters_with_smart_seals()
-    meters = [meter_ref(m, smart_sealed) for m in Meter.objects.filter(active=True)
+    smart_sealed, covers = chips.meters_with_smart_seals(), newest_cover_numbers()
+    meters = [meter_ref(m, smart_sealed, covers.get(m.pk, ())) for m in Meter.objects.filter(active=True)
               .select_related("collector", "site").order_by("collector_id", "bus_port", "address")]
     return Fleet.build(collectors, meters)

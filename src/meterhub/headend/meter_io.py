@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from meterhub.headend.bus import BusError, BusSession, CollectorGone, NoReply
 from meterhub.protocols import dlt645, mbus
@@ -48,6 +49,8 @@ class MeterRef:
     kind: str = "electricity"
     time_zone: str = "UTC"  # the site's: meter clocks keep local time
     seal_di: int | None = None  # the smart seal chip item, when a smart seal is installed
+    # (event kind, number) of the newest cover-open record stored: where cover watching resumes
+    cover_numbers: tuple[tuple[str, int], ...] = ()
 
     def ratio(self, scale: str) -> Decimal:
         """The multiplier for a quantity scaled by "ctpt", "ct", "pt" or "none"."""
@@ -66,6 +69,11 @@ class MeterRef:
         if len(text) == 6:
             return 2, text
         return int(text[:2], 16), text[2:8]
+
+
+def meter_clock_utc(local: datetime, time_zone: str) -> datetime:
+    """A time a meter recorded by its own clock (local time at its site, naive) as UTC."""
+    return local.replace(tzinfo=ZoneInfo(time_zone or "UTC")).astimezone(UTC)
 
 
 @lru_cache(maxsize=1 << 16)

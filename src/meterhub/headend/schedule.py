@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from meterhub.headend import quantities
+from meterhub.headend.covers import COUNT_DIS
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +73,13 @@ def items_for(preset: str):
         v1997 = meter.version == "1997"
         chip = [meter.seal_di] if meter.seal_di is not None and not v1997 else []
         if preset == "status":
-            return [] if v1997 else [quantities.STATUS_WORD_3, *chip]
+            return [] if v1997 else [quantities.STATUS_WORD_3, *chip, *COUNT_DIS]
         if preset == "daily":
             # The live energy registers, read right after midnight (the plan keeps its jitter
             # short). Reading the meter's own frozen records (DL/T 645-2007 0506xxxx) would
             # give the exact midnight values: future work, the codec and simulator lack them.
             return quantities.INSTANT_1997[:5] if v1997 else quantities.INSTANT_2007[:5]
-        return quantities.INSTANT_1997 if v1997 else [*quantities.INSTANT_2007, *chip]
+        return quantities.INSTANT_1997 if v1997 else [*quantities.INSTANT_2007, *chip, *COUNT_DIS]
 
     return dis
 

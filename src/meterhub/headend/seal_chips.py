@@ -10,9 +10,9 @@ once: events are unique per meter, kind and time).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
+from meterhub.headend.meter_io import meter_clock_utc
 from meterhub.headend.records import EventRecord
 from meterhub.protocols.dlt645.seal import SealStatus
 
@@ -20,10 +20,7 @@ OPEN, CLOSED, SEEN, UNKNOWN = "seal_open", "seal_closed", "seal_seen", "seal_unk
 
 
 def chip_time_utc(status: SealStatus, time_zone: str) -> datetime | None:
-    if status.changed_at is None:
-        return None
-    local = status.changed_at.replace(tzinfo=ZoneInfo(time_zone or "UTC"))
-    return local.astimezone(UTC)
+    return None if status.changed_at is None else meter_clock_utc(status.changed_at, time_zone)
 
 
 def event_kind(status: SealStatus) -> str:

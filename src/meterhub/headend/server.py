@@ -19,6 +19,8 @@ from meterhub.gc_tuning import settle_long_lived
 from meterhub.headend import meter_io, quantities
 from meterhub.headend.blocking import Blocking
 from meterhub.headend.bus import BusError, BusSession, CollectorGone
+from meterhub.headend.covers import ITEM_DIS as COVER_ITEMS
+from meterhub.headend.covers import CoverWatch
 from meterhub.headend.fleet import Fleet
 from meterhub.headend.link import DEFAULT_LINK, RegistrationError, RegistrationParser
 from meterhub.headend.records import CommRecord, EventRecord, LinkRecord, ReadingRecord
@@ -54,6 +56,7 @@ class HeadEnd:
         self._servers: list[asyncio.AbstractServer] = []
         self._tasks: set[asyncio.Task] = set()
         self.chips = ChipWatch()
+        self.covers = CoverWatch()
         # last state seen per (meter id, what): leak inputs and relays become events on change
         self.states: dict[tuple[int, str], object] = {}
 
@@ -200,6 +203,9 @@ class HeadEnd:
         if meter.protocol == "mbus":
             return await self._read_mbus(session, meter, source, ts or utcnow())
         values = await meter_io.read_items(session, meter, dis)
+        records = self.covers.records_to_read(meter, values)
+        if records:  # a cover was opened since the last read: its newest records
+            values.update(await meter_io.read_items(session, meter, records))
         self._publish(meter, values, source, ts or utcnow())
         return values
 
@@ -221,6 +227,8 @@ class HeadEnd:
         valve = meter_io.valve_open(records)
         if valve is not None:
             out["valve_open"] = valve
+            self._on_change(meter, "valve", valve, None, EventRecord(meter.id, "valve_state", ts, {"valve_open": valve},
+                                                                     source))
         leak = meter_io.leak(records)
         if leak is not None:
             out["leak"] = leak
@@ -239,7 +247,11 @@ class HeadEnd:
         errors = [v for v in values.values() if isinstance(v, BusError)]
         self.sink.put(CommRecord(meter.id, utcnow(), not errors or len(errors) < len(values),
                                  str(errors[0])[:200] if errors else ""))
+        for event in self.covers.observe(meter, values, source):
+            self.sink.put(event)
         for di, value in values.items():
+            if di in COVER_ITEMS:
+                continue  # events above
             if isinstance(value, SealStatus):
                 event = self.chips.observe(meter, value, ts, source)
                 if event is not None:

@@ -12,8 +12,8 @@ One JSON object per line in, one per line out (`{"ok": true, ...}` or
     {"cmd": "status"}  /  {"cmd": "status", "meter": "..."}  /  {"cmd": "status", "collector": "..."}
 
 Tamper kinds (call the meter's control method): seal-open, seal-close, cover-open,
-terminal-cover-open, bypass [fraction, default 0.5], foreign-seal [asset number],
-magnet, leak, clear-leak.
+cover-close, terminal-cover-open, terminal-cover-close, bypass [fraction, default 0.5],
+foreign-seal [asset number], magnet, leak, clear-leak.
 
 Meter fault kinds: no-reply, late [seconds, default 2.0], corrupt, bad-checksum
 (value: probability, default 1; false or 0 clears), clock-off [seconds, default
@@ -34,8 +34,8 @@ from typing import Any
 
 DEFAULT_PORT = 9190
 
-TAMPER_KINDS = ("seal-open", "seal-close", "cover-open", "terminal-cover-open", "bypass",
-                "foreign-seal", "magnet", "leak", "clear-leak")
+TAMPER_KINDS = ("seal-open", "seal-close", "cover-open", "cover-close", "terminal-cover-open",
+                "terminal-cover-close", "bypass", "foreign-seal", "magnet", "leak", "clear-leak")
 METER_FAULT_KINDS = ("no-reply", "late", "corrupt", "bad-checksum", "clock-off", "replace", "clear")
 COLLECTOR_FAULT_KINDS = ("drop", "garbage", "impersonate", "storm", "clear")
 
@@ -51,27 +51,22 @@ def _call(meter, name: str, *args):
     return fn(*args)
 
 
+# tamper kinds that are one control method without arguments
+SIMPLE_TAMPER = {"seal-open": "open_seal", "seal-close": "close_seal", "cover-open": "open_cover",
+                 "cover-close": "close_cover", "terminal-cover-open": "open_terminal_cover",
+                 "terminal-cover-close": "close_terminal_cover", "magnet": "apply_magnet",
+                 "leak": "trigger_leak", "clear-leak": "clear_leak"}
+
+
 def tamper(meter, kind: str, value: Any = None) -> None:
     """Apply one tamper scenario to a meter object."""
-    if kind == "seal-open":
-        _call(meter, "open_seal")
-    elif kind == "seal-close":
-        _call(meter, "close_seal")
-    elif kind == "cover-open":
-        _call(meter, "open_cover")
-    elif kind == "terminal-cover-open":
-        _call(meter, "open_terminal_cover")
+    if kind in SIMPLE_TAMPER:
+        _call(meter, SIMPLE_TAMPER[kind])
     elif kind == "bypass":
         _call(meter, "set_bypass", 0.5 if value is None else float(value))
     elif kind == "foreign-seal":
         # default: a 16-digit number no chip of ours has (ours come from the meter's seed)
         _call(meter, "swap_seal", str(value) if value else f"99{meter.address[-14:]:0>14}")
-    elif kind == "magnet":
-        _call(meter, "apply_magnet")
-    elif kind == "leak":
-        _call(meter, "trigger_leak")
-    elif kind == "clear-leak":
-        _call(meter, "clear_leak")
     else:
         raise CommandError(f"unknown tamper kind {kind!r}; one of {', '.join(TAMPER_KINDS)}")
 

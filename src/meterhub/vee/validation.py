@@ -23,11 +23,11 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from meterhub.assets.models import Meter, MeterInstallation, Tenancy
+from meterhub.assets.history import occupied_throughout
+from meterhub.assets.models import Meter, MeterInstallation
 from meterhub.readings.models import Quality, Reading, ReadingConflict
 from meterhub.vee import config, reread, rules, series, slots
 from meterhub.vee.config import Thresholds
@@ -116,7 +116,7 @@ def load(meter: Meter, day: date, zone: ZoneInfo, now: datetime, t: Thresholds,
                     for b0, b1 in reversed(list(zip(boundaries, boundaries[1:], strict=False)))][:t.spike_history_days]
     window_start = boundaries[-1 - zero_back]
     data.zero_window_start = at[window_start]
-    data.occupied_throughout = _occupied(installations, window_start, min(end, now))
+    data.occupied_throughout = occupied_throughout(installations, window_start, min(end, now))
     data.conflicts = list(ReadingConflict.objects.filter(meter_id=meter.pk, ts__gte=start, ts__lt=end)
                           .values_list("quantity", "ts", "stored_value", "other_value").distinct())
     return data
@@ -150,15 +150,6 @@ def _expected(meter: Meter, main: str, start, end, now, t: Thresholds, plans) ->
         return []
     due_by = now - timedelta(minutes=t.missing_grace_minutes) + timedelta(microseconds=1)
     return slots.slots(plans, meter.site_id, meter.kind, max(start, first[0]), min(end, due_by))
-
-
-def _occupied(installations: list[MeterInstallation], start: datetime, end: datetime) -> bool:
-    """The meter served one premise over [start, end) and a tenant held it all that time."""
-    for row in installations:
-        if row.valid_from <= start and (row.valid_to is None or row.valid_to >= end):
-            return Tenancy.objects.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=end), premise_id=row.premise_id,
-                                          valid_from__lte=start).exists()
-    return False
 
 
 def store(meter_id: int, day: date, found: list[rules.Found], now: datetime) -> None:
