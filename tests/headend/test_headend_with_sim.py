@@ -39,17 +39,23 @@ def headend_fleet() -> Fleet:
     return Fleet.build(collectors, meters)
 
 
+async def dialled_in(headend: HeadEnd, config: dict, buses: int) -> SimFleet:
+    """The simulated field started, once `buses` of its buses hold a session on the head-end."""
+    sim = SimFleet(parse_fleet(config))
+    await sim.start(timeout=20)
+    for _ in range(300):
+        if len(headend.sessions) >= buses:
+            break
+        await asyncio.sleep(0.02)
+    return sim
+
+
 async def running(body, registration_timeout_s: float = 10.0):
     records: list = []
     headend = HeadEnd(headend_fleet, BatchSink(records.extend, interval_s=0.05), node="t",
                       registration_timeout_s=registration_timeout_s)
     port = await headend.start("127.0.0.1", 0)
-    sim = SimFleet(parse_fleet(field(port)))
-    await sim.start(timeout=20)
-    for _ in range(200):
-        if len(headend.sessions) == 2:
-            break
-        await asyncio.sleep(0.02)
+    sim = await dialled_in(headend, field(port), 2)
     try:
         return await body(headend, sim, records)
     finally:

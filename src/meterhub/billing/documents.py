@@ -134,17 +134,23 @@ def balance_after(entry: LedgerEntry) -> Decimal:
     return cents(earlier.aggregate(s=Sum("amount"))["s"])
 
 
-def receipt_pdf(payment: Payment, language: str = "zh-hans") -> bytes:
+def receipt_pdf(payment: Payment, language: str = "zh-hans", *, customer_name: str | None = None,
+                terminal: str = "") -> bytes:
+    """A receipt on A6. A self-service terminal prints the customer's name masked (`customer_name`)
+    and names itself (`terminal`)."""
     account, currency = payment.account, payment.account.site.currency
     with translation.override(language):
         title = _("Refund receipt") if payment.kind == Payment.Kind.REFUND else _("Receipt")
         rows = [[_("Receipt"), payment.receipt_no], [_("Time"), f"{timezone.localtime(payment.received_at):%Y-%m-%d %H:%M}"],
-                [_("Account"), account.number], [_("Customer"), account.customer.name],
+                [_("Account"), account.number],
+                [_("Customer"), account.customer.name if customer_name is None else customer_name],
                 [_("Method"), payment.get_method_display() + (f" ({payment.provider})" if payment.provider else "")],
                 [_("Amount"), _money(payment.amount, currency)],
                 [_("Balance after"), _money(balance_after(payment.entry), currency)]]
         if payment.operator:
             rows.append([_("Operator"), payment.operator.username])
+        if terminal:
+            rows.append([_("Terminal"), terminal])
         table = Table(rows, colWidths=[25 * mm, 50 * mm], hAlign="LEFT")
         table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), FONT, 9)]))
         return _build([Paragraph(f"{account.site.name} {title}", TITLE), table], pagesize=A6)

@@ -300,12 +300,20 @@ class SupplyAction(models.Model):
 
 
 class PaymentProvider(models.Model):
-    """An online payment service. Its webhook is /billing/webhooks/<code>/, signed with `secret`."""
+    """An online payment service. Its webhook is /billing/webhooks/<code>/, signed with `secret`.
+
+    Online recharge orders (billing.checkout) send the payer to the provider's hosted page:
+    `checkout_url` with {order}, {amount}, {currency} and {return} filled in, or, for a
+    sandbox provider, meterhub's own page that pretends to be the provider (no real money)."""
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=80)
     secret = EncryptedTextField(_("signing secret"))
     enabled = models.BooleanField(_("enabled"), default=True)
+    sandbox = models.BooleanField(_("sandbox (simulated payments, never real money)"), default=False)
+    checkout_url = models.CharField(_("payment page"), max_length=300, blank=True,
+                                    help_text=_("The provider's hosted payment page, with {order}, {amount}, "
+                                                "{currency} and {return} where the order's values go"))
 
     def __str__(self):
         return self.name
@@ -359,3 +367,41 @@ class WebhookLog(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
+
+
+class PaymentOrder(models.Model):
+    """An online recharge a customer started (portal, kiosk or API): the amount asked for, the
+    provider to pay, and the payment it produced when the provider's signed webhook arrived
+    (billing.checkout). The number is unguessable: it addresses the provider's page."""
+
+    class Channel(models.TextChoices):
+        PORTAL = "portal", _("Customer portal")
+        KIOSK = "kiosk", _("Self-service terminal")
+        API = "api", _("API")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for payment")
+        PAID = "paid", _("Paid")
+        EXPIRED = "expired", _("Expired")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    number = models.CharField(_("order"), max_length=40, unique=True)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="payment_orders")
+    provider = models.ForeignKey(PaymentProvider, on_delete=models.PROTECT, related_name="orders")
+    amount = models.DecimalField(_("amount"), **MONEY, validators=[MinValueValidator(Decimal("0.01"))])
+    currency = models.CharField(_("currency"), max_length=3)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"))
+    paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+    payment = models.OneToOneField(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="order")
+    return_url = models.CharField(max_length=300, blank=True)  # where the provider's page sends the payer back
+    requested_by = models.CharField(_("requested by"), max_length=80, blank=True)  # "portal:138****0001"
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "created_at"]), models.Index(fields=["status", "expires_at"])]
+
+    def __str__(self):
+        return self.number

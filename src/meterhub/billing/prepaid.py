@@ -225,15 +225,17 @@ def enforce(account: Account, *, now: datetime | None = None, conf: BillingSetti
                 return SupplyAction.objects.create(account=account, meter=meter, action=SupplyAction.Action.HELD,
                                                    balance=account.balance, reason=f"held: {held}", at=now)
             return None
-        return _switch(account, CUT[meter.switch], SupplyAction.Action.CUT, Account.Supply.OFF, now,
+        return switch_supply(account, CUT[meter.switch], SupplyAction.Action.CUT, Account.Supply.OFF, now,
                        f"balance {account.balance} at or below the limit {limit}")
     if account.supply == Account.Supply.OFF and account.balance > limit:
-        return _switch(account, RESTORE[meter.switch], SupplyAction.Action.RESTORE, Account.Supply.ON,
+        return switch_supply(account, RESTORE[meter.switch], SupplyAction.Action.RESTORE, Account.Supply.ON,
                        now or timezone.now(), f"balance {account.balance} above the limit {limit}")
     return None
 
 
-def _switch(account: Account, kind: str, action: str, supply: str, now: datetime, reason: str) -> SupplyAction:
+def switch_supply(account: Account, kind: str, action: str, supply: str, now: datetime, reason: str
+                  ) -> SupplyAction:
+    """Queue the cut or restore command and record it (or record why it could not be queued)."""
     from meterhub.comms.commands import request_command
 
     try:

@@ -40,6 +40,7 @@ def demo(host, port, headend_port, control_port, no_field, no_serve):
     """Everything on the embedded default: a demo site with 100+ meters, the console, the
     head-end and a simulated field of collectors and meters that dial in to it."""
     os.environ.setdefault("METERHUB_DEBUG", "0")
+    os.environ.setdefault("METERHUB_SMS_TO_TERMINAL", "1")  # the portal's codes appear here
     setup_django()
     from django.conf import settings
     from django.core.management import call_command
@@ -62,6 +63,13 @@ def demo(host, port, headend_port, control_port, no_field, no_serve):
     from meterhub.seals.demo import load_demo_seals
 
     load_demo_seals(SITE_CODE, User.objects.get(username=DEMO_USER))
+    from meterhub.portal.demo import load_demo_portal
+
+    household = load_demo_portal(SITE_CODE)
+    from meterhub.kiosk.demo import CODE as KIOSK_CODE
+    from meterhub.kiosk.demo import DEMO_KEY, load_demo_terminal
+
+    kiosk = load_demo_terminal(SITE_CODE)
     click.echo("")
     click.echo(f"  meterhub demo {'created' if created else 'ready'}: {Meter.objects.count()} meters")
     click.echo(f"  database:  {settings.DATABASES['default']['NAME']}")
@@ -71,6 +79,15 @@ def demo(host, port, headend_port, control_port, no_field, no_serve):
                    f"--port {control_port}")
     click.echo(f"  open:      http://{host}:{port}/")
     click.echo(f"  sign in:   {DEMO_USER} / {DEMO_PASSWORD}")
+    if household is not None:
+        click.echo(f"  portal:    http://{host}:{port}/portal/ (a phone-sized window): mobile {household.phone}; "
+                   "the code is printed here, below (the demo's SMS gateway is this terminal)")
+        click.echo(f"             bind {household.accounts[0]} as {household.name}, ID {household.id_number}; "
+                   "recharge through the sandbox page (docs/portal.md)")
+    if kiosk is not None:
+        click.echo(f"  kiosk:     http://{host}:{port}/kiosk/pair/ (a portrait window): terminal {KIOSK_CODE}, "
+                   f"key {DEMO_KEY}; look up {household.accounts[0] if household else 'an account number'} "
+                   "(docs/kiosk.md)")
     click.echo("")
     if no_serve:
         return

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from meterhub.accounts import audit
 from meterhub.assets.models import Meter, Protocol
+from meterhub.comms import switch_state
 from meterhub.comms.fleet import meter_ref
 from meterhub.comms.models import Command, CommandStep
 from meterhub.headend.commands import CommandTask, Outcome
@@ -58,7 +59,8 @@ def request_command(meter: Meter, kind: str, *, actor=None, requested_by: str = 
     command = Command.objects.create(meter=meter, kind=kind, params=params, requested_by=who,
                                      reason=reason, valid_until=timezone.now() + valid_for)
     _step(command, "queued", {"by": who, "reason": reason})
-    audit.record("command", meter, {"command": [None, kind], "reason": [None, reason]}, actor=actor)
+    audit.record("command", meter, {"command": [None, kind], "reason": [None, reason]}, actor=actor,
+                 actor_name=None if actor is not None else requested_by or None)  # "billing", "kiosk:T01"
     return command
 
 
@@ -160,4 +162,6 @@ def finish(command_id: int, outcome: Outcome, node: str = "") -> Command:
     else:
         command.status, command.lease_until = Command.Status.PENDING, None
     command.save(update_fields=["result", "status", "finished_at", "lease_until"])
+    if command.status == Command.Status.DONE and command.kind in RELAY_KINDS | VALVE_KINDS:
+        switch_state.observe_command(command, now)
     return command

@@ -152,3 +152,23 @@ class CommandStep(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+
+
+class SwitchState(models.Model):
+    """Where a meter's relay or valve was last seen: by a status read or by a command's read-back.
+
+    History stays where it is (MeterEvent, CommandStep); this row is what a new sighting is
+    compared with, so a change is told once (relay.changed) however many head-ends and
+    read-backs see it, and an older sighting arriving late is not taken for a change."""
+
+    class Switch(models.TextChoices):
+        RELAY = "relay", _("Relay")
+        VALVE = "valve", _("Valve")
+
+    meter = models.OneToOneField(Meter, on_delete=models.CASCADE, related_name="switch_state", primary_key=True)
+    switch = models.CharField(_("relay / valve"), max_length=5, choices=Switch.choices)
+    open = models.BooleanField(_("open"))
+    since = models.DateTimeField(_("since"))
+    seen_at = models.DateTimeField(_("last seen"))
+    command = models.ForeignKey(Command, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                help_text=_("The command that moved it there, if one did"))

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from meterhub.alarms import rules as alarm_rules
 from meterhub.assets.models import Collector
+from meterhub.comms import switch_state
 from meterhub.comms.models import BusLink, LinkEvent, MeterCommStatus
 from meterhub.headend.records import CommRecord, EventRecord, LinkRecord, ReadingRecord
 from meterhub.readings import ingest
@@ -25,10 +26,11 @@ def write_batch(batch: list, node: str = "") -> None:
     with transaction.atomic():
         if by_kind[ReadingRecord]:
             ingest.store_readings(by_kind[ReadingRecord])
-        if by_kind[EventRecord]:
-            ingest.store_events(by_kind[EventRecord])
-            chips.handle_events(by_kind[EventRecord])
-            alarm_rules.handle_events(by_kind[EventRecord])
+        fresh = ingest.store_events(by_kind[EventRecord]) if by_kind[EventRecord] else []
+        if fresh:  # events delivered again (a re-read cover record, a retried batch) raise nothing again
+            chips.handle_events(fresh)
+            switch_state.observe_events(fresh)
+            alarm_rules.handle_events(fresh)
         if by_kind[LinkRecord]:
             record_links(by_kind[LinkRecord], node)
         if by_kind[CommRecord]:

@@ -131,7 +131,11 @@ async def _read_now(session, task, steps) -> Outcome:
               for di, v in values.items()}
     steps.append(("answered", {"items": len(values)}))
     failed = all(isinstance(v, BusError) for v in values.values())
-    return Outcome("retry" if failed else "done", {"values": result}, steps)
+    outcome = {"values": result}
+    status = values.get(STATUS_WORD_3)
+    if isinstance(status, dict) and "relay_open" in status:  # the relay as the meter reports it, for its reader
+        outcome["relay_open"] = bool(status["relay_open"])
+    return Outcome("retry" if failed else "done", outcome, steps)
 
 
 async def _valve(session, task, steps) -> Outcome:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import smtplib
+import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -69,6 +70,19 @@ class HttpSmsGateway:
                           ensure_ascii=False).encode()
         _status, raw = _post_json(self.url, body, {"Authorization": f"Bearer {self.api_key}"})
         return str(_json_reply(raw).get("id", ""))
+
+
+@dataclass
+class TerminalSms:
+    """The demo's SMS gateway: each text is printed on the terminal that runs the demo, so a
+    visitor can read the code the portal sends (`METERHUB_SMS_TO_TERMINAL=1`; a configured
+    gateway wins). Never for a real site: anyone at that terminal reads every customer's codes."""
+
+    out: object = None  # a text stream; standard output when None
+
+    def send(self, message) -> str:
+        print(f"  [SMS to {message.recipient}] {message.body}", file=self.out or sys.stdout, flush=True)
+        return "terminal"
 
 
 @dataclass
@@ -140,6 +154,8 @@ def from_environment(env=os.environ) -> dict[str, Adapter]:
     adapters: dict[str, Adapter] = {"webhook": Webhook()}
     if env.get("METERHUB_SMS_URL"):
         adapters["sms"] = HttpSmsGateway(env["METERHUB_SMS_URL"], env.get("METERHUB_SMS_KEY", ""))
+    elif env.get("METERHUB_SMS_TO_TERMINAL") == "1":
+        adapters["sms"] = TerminalSms()
     if env.get("METERHUB_WECHAT_URL"):
         adapters["wechat"] = WeChatTemplateGateway(env["METERHUB_WECHAT_URL"], env.get("METERHUB_WECHAT_TEMPLATE", ""),
                                                    env.get("METERHUB_WECHAT_TOKEN", ""))

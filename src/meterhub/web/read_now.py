@@ -36,10 +36,13 @@ def available(meter: Meter) -> bool:
     return meter.protocol in ITEMS and bool(meter.collector_id)
 
 
-def request(meter: Meter, actor) -> Command:
-    """Queue the read; raises ValidationError with the reason when it cannot be sent."""
-    return request_command(meter, Command.Kind.READ_NOW, actor=actor, valid_for=VALID_FOR,
-                           params={"items": ITEMS.get(meter.protocol, [])}, reason=_("Read now from the meter page"))
+def request(meter: Meter, actor=None, *, items: list[str] | None = None, requested_by: str = "",
+            reason: str = "", valid_for: timedelta = VALID_FOR) -> Command:
+    """Queue the read (the meter page's items unless told); raises ValidationError with the
+    reason when it cannot be sent."""
+    return request_command(meter, Command.Kind.READ_NOW, actor=actor, requested_by=requested_by, valid_for=valid_for,
+                           params={"items": ITEMS.get(meter.protocol, []) if items is None else items},
+                           reason=reason or _("Read now from the meter page"))
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Answer:
     collector_online: bool
     attempts: int
     values: list[Value]
+    relay_open: bool | None = None  # when status word 3 was read: the relay as the meter reports it
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -123,5 +127,6 @@ def answer(command: Command) -> Answer:
         message = _("Reading the meter…")
     else:
         message = _("Waiting for the head-end…")
-    return Answer(status, final, ok, message, online, command.attempts, values_of(meter, command.result or {}))
+    return Answer(status, final, ok, message, online, command.attempts, values_of(meter, command.result or {}),
+                  (command.result or {}).get("relay_open"))
 

@@ -1,0 +1,75 @@
+"""Portal sign-in sessions: their own cookie, their own table, their own expiry.
+
+The cookie (`COOKIE`, path /portal/, HttpOnly, SameSite=Lax, Secure over HTTPS) holds 256
+random bits; the table holds their SHA-256. A session ends after 30 minutes without a
+request, 12 hours after sign-in, or at sign-out. It knows a phone number and nothing
+else: the console's session and `request.user` are never read or set here, so signing in
+to one never signs in to the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from meterhub.accounts import context
+from meterhub.portal.models import PortalSession, PortalUser
+
+COOKIE = "meterhub_portal"
+COOKIE_PATH = "/portal/"
+IDLE = timedelta(minutes=30)
+ABSOLUTE = timedelta(hours=12)
+TOUCH_EVERY = timedelta(seconds=60)  # last_seen is written at most this often
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start(user: PortalUser, request, now: datetime | None = None) -> str:
+    """A new session for `user`; returns the token for the cookie (a new one every sign-in)."""
+    now = now or timezone.now()
+    token = secrets.token_urlsafe(32)
+    PortalSession.objects.create(user=user, key_hash=_digest(token), created_at=now, last_seen_at=now,
+                                 ip=context.client_ip(request), user_agent=context.user_agent(request))
+    PortalUser.objects.filter(pk=user.pk).update(last_signed_in_at=now)
+    return token
+
+
+def expired(session: PortalSession, now: datetime) -> bool:
+    return (session.ended_at is not None or now - session.last_seen_at > IDLE
+            or now - session.created_at > ABSOLUTE)
+
+
+def current(token: str | None, now: datetime | None = None) -> PortalSession | None:
+    """The live session this cookie token names, touched; None if there is none (any more)."""
+    if not token:
+        return None
+    now = now or timezone.now()
+    session = PortalSession.objects.select_related("user").filter(key_hash=_digest(token)).first()
+    if session is None:
+        return None
+    if expired(session, now):
+        if session.ended_at is None:
+            PortalSession.objects.filter(pk=session.pk).update(ended_at=now)
+        return None
+    if now - session.last_seen_at > TOUCH_EVERY:
+        PortalSession.objects.filter(pk=session.pk).update(last_seen_at=now)
+        session.last_seen_at = now
+    return session
+
+
+def end(session: PortalSession, now: datetime | None = None) -> None:
+    PortalSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(ended_at=now or timezone.now())
+
+
+def set_cookie(response, request, token: str) -> None:
+    response.set_cookie(COOKIE, token, max_age=int(ABSOLUTE.total_seconds()), path=COOKIE_PATH, httponly=True,
+                        samesite="Lax", secure=request.is_secure())
+
+
+def clear_cookie(response) -> None:
+    response.delete_cookie(COOKIE, path=COOKIE_PATH, samesite="Lax")
