@@ -143,9 +143,21 @@ def test_openapi_schema_lists_every_route_with_its_capability(signed_in):
     assert set(operations) == {("/api/v1/meters", "get"), ("/api/v1/meters/{meter_id}/readings", "get"),
                                ("/api/v1/sites/{site_code}/readings", "get"), ("/api/v1/meters/{meter_id}/series", "get"),
                                ("/api/v1/sites", "get"), ("/api/v1/customers", "get"), ("/api/v1/alarms", "get"),
-                               ("/api/v1/seals", "get"), ("/api/v1/commands", "get"), ("/api/v1/commands", "post")}
+                               ("/api/v1/seals", "get"), ("/api/v1/commands", "get"), ("/api/v1/commands", "post"),
+                               ("/api/v1/customers/{customer_id}", "get"), ("/api/v1/accounts", "get"),
+                               ("/api/v1/accounts/{account_id}", "get"), ("/api/v1/accounts/{account_id}/entries", "get"),
+                               ("/api/v1/payments", "get"), ("/api/v1/payments", "post"),
+                               ("/api/v1/payments/{payment_id}", "get"), ("/api/v1/bills", "get"),
+                               ("/api/v1/bills/{bill_id}", "get"),
+                               ("/api/v1/meters/{meter_id}/consumption/daily", "get"),
+                               ("/api/v1/meters/{meter_id}/consumption/monthly", "get"),
+                               ("/api/v1/sites/{site_code}/meters/consumption/daily", "get"),
+                               ("/api/v1/sites/{site_code}/meters/consumption/monthly", "get"),
+                               ("/api/v1/sites/{site_code}/consumption/daily", "get"),
+                               ("/api/v1/sites/{site_code}/consumption/monthly", "get")}
     assert {op["x-capability"] for op in operations.values()} == {"assets.view", "reports.view", "billing.view",
-                                                                  "alarms.view", "seals.view", "commands.send"}
+                                                                  "alarms.view", "seals.view", "commands.send",
+                                                                  "payments.take"}
     assert all(op["security"] == [{"ApiTokenBearer": []}, {"ConsoleSession": []}] for op in operations.values())
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200 and b"openapi.json" in docs.content

@@ -1,6 +1,8 @@
 """Sites, customers, alarms, seals, commands: paged, filtered, personal data only to the entitled;
-and the table of every API operation refuses a token without that operation's scope."""
+and the table of every API operation refuses a token without that operation's scope.
+(Billing resources: test_billing.py; daily and monthly consumption: test_aggregates.py.)"""
 
+import re
 
 import pytest
 from django.utils import timezone
@@ -116,13 +118,16 @@ def test_every_operation_declares_a_capability():
     assert len(operations()) >= 10 and all(cap for _, _, cap in operations())
 
 
+POST_BODIES = {"/api/v1/commands": lambda meter: {"meter_id": meter.pk, "kind": "read_now"},
+               "/api/v1/payments": lambda meter: {"account": "NONE", "amount": "1.00", "reference": "r"}}
+
+
 @pytest.mark.parametrize("method,path,capability", operations(), ids=lambda v: str(v))
 def test_every_operation_refuses_a_token_without_its_scope(client, admin, meter, method, path, capability):
     others = sorted(capabilities_of(Role.ADMINISTRATOR) - {capability})
-    url = path.replace("{meter_id}", str(meter.pk)).replace("{site_code}", "north")
+    url = re.sub(r"{\w+_id}", "1", path.replace("{meter_id}", str(meter.pk)).replace("{site_code}", "north"))
     call = getattr(client, method)
-    body = {"data": {"meter_id": meter.pk, "kind": "read_now"}, "content_type": "application/json"}
-    extra = body if method == "post" else {}
+    extra = {"data": POST_BODIES[path](meter), "content_type": "application/json"} if method == "post" else {}
     refused = call(url, **extra, **token_for(admin, *others))
     assert refused.status_code == 403, f"{method} {path} let a token without {capability} in"
     allowed = call(url, **extra, **token_for(admin, capability))

@@ -37,6 +37,7 @@ OPERATORS_MANAGE = "operators.manage"
 AUDIT_VIEW = "audit.view"
 READINGS_EDIT = "readings.edit"  # correct or supply readings, judge validation findings
 CUSTOMERS_PERSONAL = "customers.personal"  # customers' phone and e-mail in the API (never the ID number)
+TERMINALS_MANAGE = "terminals.manage"  # register self-service terminals, enable/disable them, issue their keys
 CONSOLE = "console"  # any signed-in, active operator
 
 _VIEW_ALL = {CONSOLE, ASSETS_VIEW, BILLING_VIEW, SEALS_VIEW, ALARMS_VIEW, REPORTS_VIEW}
@@ -45,10 +46,10 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     Role.ADMINISTRATOR: frozenset(
         _VIEW_ALL
         | {ASSETS_CHANGE, ASSETS_IMPORT, BILLING_CHANGE, PAYMENTS_TAKE, SEALS_CHANGE, ALARMS_CHANGE,
-           COMMANDS_SEND, OPERATORS_MANAGE, AUDIT_VIEW, READINGS_EDIT, CUSTOMERS_PERSONAL}
+           COMMANDS_SEND, OPERATORS_MANAGE, AUDIT_VIEW, READINGS_EDIT, CUSTOMERS_PERSONAL, TERMINALS_MANAGE}
     ),
     Role.OPERATOR: frozenset(_VIEW_ALL | {ASSETS_CHANGE, ASSETS_IMPORT, COMMANDS_SEND, ALARMS_CHANGE, READINGS_EDIT,
-                                          PAYMENTS_TAKE, CUSTOMERS_PERSONAL}),
+                                          PAYMENTS_TAKE, CUSTOMERS_PERSONAL, TERMINALS_MANAGE}),
     Role.FINANCE: frozenset(_VIEW_ALL | {BILLING_CHANGE, PAYMENTS_TAKE, CUSTOMERS_PERSONAL}),
     Role.TECHNICIAN: frozenset({CONSOLE, ASSETS_VIEW, SEALS_VIEW, SEALS_CHANGE, ALARMS_VIEW}),
     Role.ANALYST: frozenset(_VIEW_ALL | {ALARMS_CHANGE, SEALS_CHANGE, AUDIT_VIEW, READINGS_EDIT}),

@@ -7,6 +7,7 @@ from ninja import Query, Router
 from meterhub.accounts import roles
 from meterhub.alarms.models import Alarm
 from meterhub.api import paging
+from meterhub.api.filters import given
 from meterhub.api.registry import IdPageQuery
 from meterhub.api.routes import get
 from meterhub.api.schemas import AlarmPage, AwareTime, DbInt
@@ -26,11 +27,9 @@ class AlarmQuery(IdPageQuery):
 
 @get(router, "/alarms", roles.ALARMS_VIEW, url_name="api-alarms", response=AlarmPage, summary="Alarms")
 def alarm_list(request, q: Query[AlarmQuery]):
-    rows = Alarm.objects.select_related("site", "collector")
-    for field, value in (("site__code", q.site), ("meter_id", q.meter_id), ("state", q.state), ("kind", q.kind),
-                         ("severity", q.severity), ("raised_at__gte", q.raised_from), ("raised_at__lt", q.raised_to)):
-        if value is not None:
-            rows = rows.filter(**{field: value})
+    rows = given(Alarm.objects.select_related("site", "collector"), site__code=q.site, meter_id=q.meter_id,
+                 state=q.state, kind=q.kind, severity=q.severity, raised_at__gte=q.raised_from,
+                 raised_at__lt=q.raised_to)
     items, next_after = paging.by_id(rows, q.limit, q.after)
     return {"items": [{"id": a.pk, "kind": a.kind, "severity": a.severity, "state": a.state, "site": a.site.code,
                        "meter_id": a.meter_id, "collector": a.collector.code if a.collector else None,

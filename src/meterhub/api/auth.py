@@ -69,3 +69,10 @@ class ConsoleSession(APIKeyCookie):
 
 def guards(capability: str) -> list:
     return [ApiTokenBearer(capability), ConsoleSession(capability)]
+
+
+def caller_has(request, capability: str) -> bool:
+    """Whether this caller may also see what `capability` guards (customers' personal data, say):
+    the operator's role has it and, for a token, so do its scopes."""
+    token = getattr(request, "api_token", None)
+    return request.user.has_capability(capability) and (token is None or token.allows(capability))

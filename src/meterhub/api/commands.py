@@ -9,6 +9,7 @@ from ninja.errors import HttpError
 
 from meterhub.accounts import roles
 from meterhub.api import paging
+from meterhub.api.filters import given
 from meterhub.api.registry import IdPageQuery
 from meterhub.api.routes import get, post
 from meterhub.api.schemas import CommandIn, CommandOut, CommandPage, DbInt
@@ -34,10 +35,7 @@ def _out(command: Command) -> dict:
 @get(router, "/commands", roles.ASSETS_VIEW, url_name="api-commands", response=CommandPage,
      summary="Commands sent to meters and their outcome")
 def command_list(request, q: Query[CommandQuery]):
-    rows = Command.objects.all()
-    for field, value in (("meter_id", q.meter_id), ("status", q.status), ("kind", q.kind)):
-        if value is not None:
-            rows = rows.filter(**{field: value})
+    rows = given(Command.objects.all(), meter_id=q.meter_id, status=q.status, kind=q.kind)
     items, next_after = paging.by_id(rows, q.limit, q.after)
     return {"items": [_out(c) for c in items], "next_after": next_after}
 

@@ -1,19 +1,20 @@
 """Keyset (cursor) paging over the readings table's own key, so page 1,000 costs what page 1 does.
 
-A cursor is the key (meter, quantity, ts) of the last reading sent, opaque to the caller;
-the next page is the readings after it in key order. No count, no OFFSET.
+A cursor is the key (meter, quantity, ts) of the last reading sent (or, for daily and monthly
+figures, their (meter, quantity, day)), opaque to the caller; the next page is the rows after it
+in key order. No count, no OFFSET.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+from datetime import date, datetime
 
 from ninja.errors import HttpError
 
 
-def encode(meter_id: int, quantity: str, ts: datetime) -> str:
+def encode(meter_id: int, quantity: str, ts: datetime | date) -> str:
     raw = json.dumps([meter_id, quantity, ts.isoformat()], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -99,6 +99,159 @@ class CustomerPage(Schema):
     next_after: int | None
 
 
+class TenancyOut(Schema):
+    premise_id: int
+    site: str
+    building: str | None
+    unit: str
+    address: str | None  # null unless the caller has customers.personal
+    valid_from: datetime
+    valid_to: datetime | None  # null: still living there
+
+
+class CustomerAccountOut(Schema):
+    id: int
+    number: str
+    site: str
+    meter_id: int
+    meter: str
+    utility: str
+    payment_mode: str
+    closed_on: date | None
+
+
+class CustomerDetail(CustomerOut):
+    tenancies: list[TenancyOut]
+    accounts: list[CustomerAccountOut]
+
+
+class AccountOut(Schema):
+    id: int
+    number: str
+    site: str
+    currency: str
+    customer_id: int
+    customer: str  # the customer's account number
+    premise_id: int | None
+    meter_id: int
+    meter: str  # serial
+    utility: str  # electricity | water | gas
+    payment_mode: str  # prepaid | postpaid
+    balance: Decimal  # + the customer's money, - what they owe
+    credit_limit: Decimal  # how far below zero a prepaid balance may go before cut-off
+    supply: str  # on | off
+    vulnerable: bool  # never cut off automatically
+    opened_on: date
+    closed_on: date | None
+
+
+class AccountPage(Schema):
+    items: list[AccountOut]
+    next_after: int | None
+
+
+class SupplyActionOut(Schema):
+    action: str  # cut | restore | held | failed
+    at: datetime
+    reason: str
+    command_id: int | None
+    balance: Decimal
+
+
+class AccountDetail(AccountOut):
+    customer_name: str
+    premise: str | None  # building-unit
+    last_supply_action: SupplyActionOut | None
+    month_volume: Decimal | None  # prepaid: volume charged so far this month
+    charged_up_to: datetime | None  # prepaid: the read consumption has been charged up to
+
+
+class LedgerEntryOut(Schema):
+    id: int
+    kind: str  # recharge | payment | consumption | standing | bill | refund | correction | late_fee
+    amount: Decimal  # + the customer's money, - a charge
+    at: datetime
+    source: str
+    reference: str
+    memo: str
+
+
+class LedgerPage(Schema):
+    items: list[LedgerEntryOut]
+    next_after: int | None
+
+
+class PaymentOut(Schema):
+    id: int
+    receipt_no: str
+    kind: str  # payment | refund
+    method: str  # cash | pos | online
+    account_id: int
+    account: str  # account number
+    site: str
+    amount: Decimal
+    currency: str
+    received_at: datetime
+    provider: str | None  # payment provider code
+    reference: str  # the provider's or integrator's reference
+    operator: str | None  # who took it (a token's owner for the API)
+    refund_of: int | None  # the payment a refund pays back
+    note: str
+
+
+class PaymentPage(Schema):
+    items: list[PaymentOut]
+    next_after: int | None
+
+
+class PaymentIn(Schema):
+    account: str = Field(min_length=1, max_length=32)  # account number
+    amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2, allow_inf_nan=False)
+    currency: str | None = None  # if given, must be the site's currency
+    method: str = "cash"  # cash | pos | online (online names its provider)
+    provider: str | None = None  # a payment provider's code
+    reference: str = Field(min_length=1, max_length=80)  # your unique reference: the idempotency key
+    received_at: AwareTime | None = None  # when the customer paid; default now, never in the future
+    note: str = Field("", max_length=200)
+
+
+class BillOut(Schema):
+    id: int
+    account_id: int
+    account: str
+    period: str  # 2026-11
+    period_start: date
+    period_end: date  # excluded
+    issued_on: date
+    due_on: date
+    opening_balance: Decimal
+    charges: Decimal
+    closing_balance: Decimal
+    amount_due: Decimal
+    volume: Decimal
+    estimated: bool  # settled on estimated reads
+
+
+class BillPage(Schema):
+    items: list[BillOut]
+    next_after: int | None
+
+
+class BillLineOut(Schema):
+    code: str  # energy:peak, tier:2, standing, prepaid:consumption
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    amount: Decimal
+    valid_from: date | None  # the tariff version's part of the period, when prorated
+
+
+class BillDetail(BillOut):
+    currency: str
+    reads: dict  # {quantity: [opening, closing]}
+    lines: list[BillLineOut]
+
+
 class AlarmOut(Schema):
     id: int
     kind: str
@@ -154,6 +307,64 @@ class CommandOut(Schema):
 class CommandPage(Schema):
     items: list[CommandOut]
     next_after: int | None
+
+
+class Flags(Schema):
+    complete: bool  # both midnights known (a month: every day complete)
+    estimated_share: float  # of the reads the figure rests on, the share estimated or edited
+    rollover: bool
+    backwards: bool
+    exchange: bool  # installed, removed or exchanged in the period
+
+
+class MeterDayOut(Flags):
+    meter_id: int
+    quantity: str
+    day: date  # local day in the site's time zone
+    consumption: Decimal
+    unit: str
+    start_value: Decimal
+    end_value: Decimal
+    reads: int
+    actual_reads: int
+
+
+class MeterMonthOut(Flags):
+    meter_id: int
+    quantity: str
+    month: str  # 2026-03
+    consumption: Decimal
+    unit: str
+    days: int
+    complete_days: int
+
+
+class MeterDayPage(Schema):
+    items: list[MeterDayOut]
+    next_cursor: str | None
+
+
+class MeterMonthPage(Schema):
+    items: list[MeterMonthOut]
+    next_cursor: str | None
+
+
+class TotalOut(Schema):
+    period: str  # 2026-03-01 (a day) or 2026-03 (a month)
+    kind: str  # electricity | water | gas
+    building: str | None  # null: the whole site
+    consumption: Decimal  # the premises' meters, master meters left out
+    unit: str
+    meters: int
+    complete_meters: int
+    completeness: float | None  # complete_meters / meters
+    estimated_share: float  # mean of its meters' estimated shares
+    master: Decimal | None  # what the master meter measured
+    loss: Decimal | None  # master - consumption
+
+
+class TotalList(Schema):
+    items: list[TotalOut]
 
 
 class CommandIn(Schema):

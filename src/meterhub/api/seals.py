@@ -6,6 +6,7 @@ from ninja import Query, Router
 
 from meterhub.accounts import roles
 from meterhub.api import paging
+from meterhub.api.filters import given
 from meterhub.api.registry import IdPageQuery
 from meterhub.api.routes import get
 from meterhub.api.schemas import DbInt, SealPage
@@ -23,11 +24,8 @@ class SealQuery(IdPageQuery):
 
 @get(router, "/seals", roles.SEALS_VIEW, url_name="api-seals", response=SealPage, summary="Seals")
 def seal_list(request, q: Query[SealQuery]):
-    rows = Seal.objects.select_related("collector")
-    for field, value in (("serial", q.serial), ("state", q.state), ("meter_id", q.meter_id),
-                         ("meter__site__code", q.site)):
-        if value is not None:
-            rows = rows.filter(**{field: value})
+    rows = given(Seal.objects.select_related("collector"), serial=q.serial, state=q.state, meter_id=q.meter_id,
+                 meter__site__code=q.site)
     items, next_after = paging.by_id(rows, q.limit, q.after)
     return {"items": [{"id": s.pk, "serial": s.serial, "seal_type": s.seal_type, "state": s.state,
                        "meter_id": s.meter_id, "collector": s.collector.code if s.collector else None,

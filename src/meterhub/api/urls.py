@@ -10,14 +10,26 @@ from django.urls import path
 from ninja import NinjaAPI
 
 from meterhub.accounts import roles
-from meterhub.api import alarms, commands, meters, ratelimit, readings, registry, seals
+from meterhub.api import (
+    accounts,
+    aggregates,
+    alarms,
+    bills,
+    commands,
+    meters,
+    payments,
+    ratelimit,
+    readings,
+    registry,
+    seals,
+)
 from meterhub.api.routes import CAPABILITY_BY_URL_NAME
 from meterhub.web.access import requires
 
 DOCS_CAPABILITY = roles.CONSOLE
 
 api = NinjaAPI(title="meterhub API", version="1", urls_namespace="api",
-               description="Sites, customers, meters, readings, alarms, seals and commands. Every route names the capability it needs (x-capability). "
+               description="Sites, customers, meters, readings, daily and monthly consumption, alarms, seals, commands, billing accounts, payments and bills. Every route names the capability it needs (x-capability). "
                            "See docs/api.md.",
                docs_decorator=requires(DOCS_CAPABILITY))
 
@@ -35,8 +47,10 @@ api.add_router("/", registry.router)
 api.add_router("/", alarms.router)
 api.add_router("/", seals.router)
 api.add_router("/", commands.router)
-# Aggregates (daily and monthly consumption by meter, tariff period, building and site)
-# go here as their own router: api.add_router("/", aggregates.api.router).
+api.add_router("/", aggregates.router)
+api.add_router("/", accounts.router)
+api.add_router("/", payments.router)
+api.add_router("/", bills.router)
 
 
 def _patterns():

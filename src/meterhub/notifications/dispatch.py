@@ -1,17 +1,19 @@
 """Who hears of what: turns an event into queued messages (called inside the caller's
 transaction, so the event and its messages commit together).
 
-`publish(event, data, site=...)` is the one call for integrators' webhooks; alarms use it
-for alarm.raised / alarm.cleared / alarm.escalated, and readings, payments and relay changes
-can use it the same way (reading.arrived, payment.credited, relay.changed).
+`publish(event, data, site=...)` is the one call for integrators' webhooks: alarms publish
+alarm.raised / alarm.cleared / alarm.escalated, billing payment.credited / payment.refunded,
+comms relay.changed, and the readings pipeline reading.arrived (docs/api.md, Webhooks).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q
 from django.utils import timezone, translation
 
@@ -38,14 +40,18 @@ def enqueue(channel: str, recipient: str, event: str, *, body: str, subject: str
 
 
 def publish(event: str, data: dict, *, site=None, alarm=None, event_id: uuid.UUID | None = None) -> list[Message]:
-    """Queue a signed webhook delivery of this event to every active endpoint subscribed to it."""
+    """Queue a signed webhook delivery of this event to every active endpoint subscribed to it.
+    `data` may hold Decimals, dates and times: they travel as the API writes them (strings)."""
     event_id = event_id or uuid.uuid4()
-    endpoints = WebhookEndpoint.objects.filter(active=True).filter(
-        Q(site__isnull=True) | Q(site=site) if site is not None else Q(site__isnull=True))
-    envelope = {"id": str(event_id), "type": event, "created": timezone.now().isoformat(), "data": data}
+    endpoints = [e for e in WebhookEndpoint.objects.filter(active=True).filter(
+        Q(site__isnull=True) | Q(site=site) if site is not None else Q(site__isnull=True)) if event in e.events]
+    if not endpoints:
+        return []
+    envelope = {"id": str(event_id), "type": event, "created": timezone.now().isoformat(),
+                "data": json.loads(json.dumps(data, cls=DjangoJSONEncoder))}
     return [enqueue(Channel.WEBHOOK, endpoint.url, event, body="", name=endpoint.name, payload=envelope, site=site,
                     alarm=alarm, endpoint=endpoint, event_id=event_id)
-            for endpoint in endpoints if event in endpoint.events]
+            for endpoint in endpoints]
 
 
 # --- alarms --------------------------------------------------------------------------------

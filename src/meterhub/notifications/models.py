@@ -31,6 +31,11 @@ class Status(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+# Events whose text carries a secret the recipient alone may read (a one-time code, portal.codes):
+# the gateway is sent the text, but the message log neither shows it nor searches in it.
+CONFIDENTIAL_EVENTS = frozenset({"portal.code"})
+
+
 class Message(models.Model):
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     recipient = models.CharField(_("recipient"), max_length=300)  # phone, address, open id or URL
@@ -70,7 +75,9 @@ class Message(models.Model):
 
     @property
     def text(self) -> str:
-        """What the log shows: the text sent, or a webhook's event type."""
+        """What the log shows: the text sent (unless it holds a secret), or a webhook's event type."""
+        if self.event in CONFIDENTIAL_EVENTS:
+            return str(_("(one-time code: not shown)"))
         return self.body or str(self.payload.get("type", ""))
 
 
@@ -85,6 +92,35 @@ class Attempt(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+
+
+class DeliveryReport(models.Model):
+    """Every delivery report a gateway posted (notifications.receipts), whatever became of it:
+    the trail behind a message's delivered/failed, and the record of refused posts."""
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", _("Applied")
+        UNCHANGED = "unchanged", _("Already known")
+        UNKNOWN_MESSAGE = "unknown_message", _("Unknown message")
+        BAD_SIGNATURE = "bad_signature", _("Bad signature")
+        MALFORMED = "malformed", _("Malformed")
+        UNKNOWN_GATEWAY = "unknown_gateway", _("Unknown gateway")
+
+    received_at = models.DateTimeField(_("received"), auto_now_add=True, db_index=True)
+    channel = models.CharField(_("channel"), max_length=20)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="reports")
+    reference = models.CharField(_("gateway reference"), max_length=120, blank=True)
+    status = models.CharField(_("reported status"), max_length=20, blank=True)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    reported_at = models.DateTimeField(_("reported time"), null=True, blank=True)
+    body = models.TextField(blank=True)  # kept for refused posts only
+    remote_addr = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("delivery report")
 
 
 class WebhookEndpoint(models.Model):

@@ -72,14 +72,19 @@ def release(message_ids: list[int], node: str) -> int:
 @transaction.atomic
 def finish(outcome: Outcome, node: str = "", now: datetime | None = None) -> Message | None:
     """Record one attempt. Ignored if the message was taken over since (its lease ran out
-    and another worker claimed it): that worker's attempt is the one that counts."""
+    and another worker claimed it): that worker's attempt is the one that counts. If the
+    gateway's delivery report came before the gateway's answer did (receipts.py), the
+    report's status stands and the attempt is only recorded."""
     now = now or timezone.now()
     message = Message.objects.select_for_update().filter(pk=outcome.message_id).first()
-    if message is None or message.status != Status.SENDING or message.attempts != outcome.attempt:
+    if message is None or message.status == Status.QUEUED or message.attempts != outcome.attempt:
         return None
     Attempt.objects.create(message=message, node=node, ok=outcome.ok, detail=outcome.detail[:300])
     message.lease_until = None
-    if outcome.ok:
+    if message.status != Status.SENDING:  # reported on already
+        if outcome.ok:
+            message.sent_at, message.provider_ref = message.sent_at or now, message.provider_ref or outcome.detail[:120]
+    elif outcome.ok:
         message.status, message.sent_at, message.provider_ref, message.error = (
             Status.SENT, now, outcome.detail[:120], "")
     elif outcome.permanent or message.attempts >= MAX_ATTEMPTS:
@@ -89,12 +94,3 @@ def finish(outcome: Outcome, node: str = "", now: datetime | None = None) -> Mes
         message.next_attempt_at = now + backoff(message.attempts)
     message.save()
     return message
-
-
-def record_receipt(provider_ref: str, delivered: bool, detail: str = "") -> int:
-    """A gateway's delivery report for a sent message: delivered, or failed and why."""
-    now = timezone.now()
-    messages = Message.objects.filter(provider_ref=provider_ref, status__in=[Status.SENT, Status.DELIVERED])
-    if delivered:
-        return messages.update(status=Status.DELIVERED, delivered_at=now)
-    return messages.update(status=Status.FAILED, error=(detail or "not delivered")[:300])

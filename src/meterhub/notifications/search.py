@@ -12,7 +12,7 @@ from django.utils.translation import override
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
-from meterhub.notifications.models import Message
+from meterhub.notifications.models import CONFIDENTIAL_EVENTS, Message
 
 
 def search(params, start: datetime | None = None, end: datetime | None = None) -> QuerySet:
@@ -21,8 +21,8 @@ def search(params, start: datetime | None = None, end: datetime | None = None) -
     rows = Message.objects.select_related("alarm", "site")
     q = (params.get("q") or "").strip()
     if q:
-        rows = rows.filter(Q(recipient__icontains=q) | Q(recipient_name__icontains=q) | Q(body__icontains=q)
-                           | Q(provider_ref=q))
+        in_text = Q(body__icontains=q) & ~Q(event__in=CONFIDENTIAL_EVENTS)  # a code must not be found digit by digit
+        rows = rows.filter(Q(recipient__icontains=q) | Q(recipient_name__icontains=q) | in_text | Q(provider_ref=q))
     for name in ("channel", "status", "event"):
         if params.get(name):
             rows = rows.filter(**{name: params[name]})

@@ -24,6 +24,18 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Cleared: {kind} at {where}", "[meterhub] Cleared: {kind} at {where} ({site}), {time}."),
         "zh-hans": ("已解除：{where}{kind}", "【meterhub】已解除：{site} {where} {kind}，时间 {time}。"),
     },
+    # customer portal one-time codes (portal.codes)
+    "portal_sign_in_code": {
+        "en": ("Sign-in code", "[meterhub] Your sign-in code is {code}. It expires in {minutes} minutes. "
+                               "Never tell anyone this code."),
+        "zh-hans": ("登录验证码", "【meterhub】您的登录验证码为 {code}，{minutes} 分钟内有效。请勿告诉他人。"),
+    },
+    "portal_bind_code": {
+        "en": ("Account binding code", "[meterhub] Code {code} binds account {account} to a phone in the customer "
+                                       "portal. It expires in {minutes} minutes. Not you? Ignore this message."),
+        "zh-hans": ("账户绑定验证码", "【meterhub】验证码 {code}，用于在客户门户绑定户号 {account}，{minutes} 分钟内有效。"
+                                     "如非本人操作，请忽略本短信。"),
+    },
 }
 
 SEVERITY_WORDS = {

@@ -9,6 +9,9 @@ class ReadingsConfig(AppConfig):
 
     def ready(self):
         from meterhub.assets.importing import IMPORTERS
+        from meterhub.readings import arrivals, processing
         from meterhub.readings.importing import ReadingImporter
 
         IMPORTERS[ReadingImporter.kind] = ReadingImporter
+        # Last: integrators hear of a day once everything derived from it is up to date.
+        processing.register(90, "webhooks.reading-arrived", arrivals.announce)
