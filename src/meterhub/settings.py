@@ -7,6 +7,9 @@ METERHUB_FIELD_KEYS comma-separated Fernet keys for protocol passwords and perso
                    (first one encrypts; others still decrypt, for rotation); default var/field.key
 METERHUB_ALLOWED_HOSTS comma-separated host names (default: any, for a LAN appliance)
 METERHUB_API_RATE_LIMIT API requests per caller per window (default 600; METERHUB_API_RATE_WINDOW_S, 60)
+METERHUB_CHECKOUT_MAX  the most one online recharge order may pay (default 10000.00)
+METERHUB_CHECKOUT_PROVIDER code of the payment provider online orders go to (default: the first with a page)
+METERHUB_SANDBOX_WEBHOOK_BASE where the sandbox provider posts its webhook (default: the request's own host)
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ INSTALLED_APPS = [
     "meterhub.seals",
     "meterhub.aggregates",
     "meterhub.billing",
+    "meterhub.portal",
+    "meterhub.kiosk",
     "meterhub.web",
 ]
 
@@ -102,6 +107,17 @@ LOGIN_LOCKOUT_S = 15 * 60
 # API requests per caller (token or console session) per fixed window (api/ratelimit.py).
 API_RATE_LIMIT = int(os.environ.get("METERHUB_API_RATE_LIMIT", "600"))
 API_RATE_WINDOW_S = int(os.environ.get("METERHUB_API_RATE_WINDOW_S", "60"))
+
+# Online recharge orders (billing/checkout.py) and the sandbox provider (billing/sandbox.py).
+CHECKOUT_MAX_AMOUNT = os.environ.get("METERHUB_CHECKOUT_MAX", "10000.00")
+CHECKOUT_ORDER_TTL_S = 15 * 60
+CHECKOUT_PROVIDER = os.environ.get("METERHUB_CHECKOUT_PROVIDER", "")
+SANDBOX_WEBHOOK_BASE = os.environ.get("METERHUB_SANDBOX_WEBHOOK_BASE", "")
+
+# Self-service terminals (kiosk/): how often a kiosk page reports in, and how recent its last
+# report must be for the console to call it online.
+KIOSK_HEARTBEAT_S = int(os.environ.get("METERHUB_KIOSK_HEARTBEAT_S", "15"))
+KIOSK_ONLINE_WITHIN_S = int(os.environ.get("METERHUB_KIOSK_ONLINE_WITHIN_S", "60"))
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]

@@ -1,13 +1,17 @@
-"""Alarms > Message log: every notification sent or tried, searchable, as Excel too."""
+"""Alarms > Message log: every notification sent or tried, searchable, as Excel too; and the
+route where gateways post their delivery reports."""
 
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from meterhub.accounts import roles
+from meterhub.notifications import receipts
 from meterhub.notifications.models import Channel, Status
 from meterhub.notifications.search import messages_xlsx, search
 from meterhub.web.access import requires
@@ -31,3 +35,11 @@ def message_log(request):
     return render(request, "notifications/messages.html", {
         "page": page, "query": query, "channels": Channel.choices, "statuses": Status.choices,
         "export_query": query.urlencode()})
+
+
+@csrf_exempt
+@require_POST
+def delivery_report(request, channel):
+    """Public by design: the gateway's signature, not a session, authenticates it."""
+    result = receipts.handle(channel, request.body, request.headers, remote_addr=request.META.get("REMOTE_ADDR", ""))
+    return JsonResponse(result.body, status=result.status)

@@ -20,6 +20,7 @@ from meterhub.accounts import roles
 from meterhub.assets import registry as domain
 from meterhub.assets.models import Building, Collector, Customer, Meter, Premise, Site
 from meterhub.comms import field_state
+from meterhub.notifications import contacts
 from meterhub.seals import custody
 from meterhub.web import forms
 from meterhub.web.access import requires
@@ -145,7 +146,8 @@ def _extra_detail(key, obj) -> dict:
                 **field_state.meter_state(obj), **meter_data.page_context(obj)}
     if key == "customer":
         return {"tenancies": obj.tenancies.select_related("premise__building"),
-                "seal_rows": custody.customer_seal_status(obj), "show_meter": True}
+                "seal_rows": custody.customer_seal_status(obj), "show_meter": True,
+                "contact": contacts.preference_of(obj)}
     if key == "premise":
         return {"tenancies": obj.tenancies.select_related("customer"),
                 "installations": obj.installations.select_related("meter"),
