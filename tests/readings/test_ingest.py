@@ -153,9 +153,9 @@ def test_a_batch_is_written_in_meter_order_whatever_order_it_came_in(meter, othe
     written = []
     real = ingest._bulk_insert
 
-    def recording(table, rows, using):
-        written.extend(rows)
-        real(table, written, using)
+    def recording(table, slices, using):
+        written.extend(row for part in slices for row in part)
+        real(table, [written], using)
 
     monkeypatch.setattr(ingest, "_bulk_insert", recording)
     store_readings([rec(other_meter.pk, 15), rec(meter.pk, 30), rec(other_meter.pk, 0), rec(meter.pk, 0)])

@@ -1,0 +1,104 @@
+"""The column-at-a-time check of a slice (ingest._plain_rows) against the record-by-record
+check (ingest._row): for any slice, it either gives exactly the rows the per-record check
+gives, or hands the slice back to it. No database: these are the checks alone."""
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from types import SimpleNamespace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from meterhub.headend.records import ReadingRecord
+from meterhub.readings import ingest
+
+KNOWN = {1, 2, 3}
+T0 = datetime(2026, 3, 31, 23, 45, tzinfo=UTC)
+BEIJING = timezone(timedelta(hours=8))
+
+# Each field: values the per-record check takes, then values it refuses (or that need care).
+FIELDS = {
+    "meter_id": ([1, 2, 3], [4, True, "2", 2.0]),
+    "quantity": (["energy_import", "power_active"], ["bad\tname", "x" * 41, 7, ""]),
+    "ts": ([T0 + timedelta(minutes=15 * n) for n in range(4)] + [T0.astimezone(BEIJING)],
+           [datetime(2026, 4, 1), "2026-04-01T00:00:00+00:00"]),
+    "raw_value": ([Decimal("0"), Decimal("-1.5"), Decimal("99999999999999.999"), Decimal("1e-3")],
+                  [Decimal("NaN"), Decimal("sNaN"), Decimal("Infinity"), Decimal("-1e14"), Decimal("1e14"), 5, 1.5]),
+    "multiplier": ([Decimal(1), Decimal("1.0"), Decimal(40), Decimal("0.5")],
+                   [Decimal("NaN"), Decimal("1e8"), Decimal("1e13"), 1, True, 1.0]),
+    "unit": (["kWh", "", "m3"], ["energy_import", "tab\tunit"]),
+    "source": (["scheduled", "mqtt"], ["carrier-pigeon"]),
+    "quality": (["actual", "estimated"], ["guessed"]),
+}
+
+
+@st.composite
+def records(draw, odd: bool):
+    """A record; with `odd`, one of its fields takes a value from the second list."""
+    fields = {name: draw(st.sampled_from(good)) for name, (good, _bad) in FIELDS.items()}
+    if odd:
+        name = draw(st.sampled_from(sorted(FIELDS)))
+        fields[name] = draw(st.sampled_from(FIELDS[name][1]))
+    if odd and draw(st.booleans()) and draw(st.booleans()):  # same fields, not a ReadingRecord
+        return SimpleNamespace(**fields)
+    return ReadingRecord(**fields)
+
+
+@st.composite
+def slices(draw):
+    part = draw(st.lists(records(odd=False), min_size=1, max_size=10))
+    if draw(st.booleans()):
+        part.insert(draw(st.integers(0, len(part))), draw(records(odd=True)))
+    return part
+
+
+def per_record(part):
+    rows = []
+    for r in part:
+        try:
+            row = ingest._row(r)
+        except ingest.Rejected:
+            return None
+        if row[0] not in KNOWN:
+            return None
+        rows.append(row)
+    return rows
+
+
+@settings(max_examples=400, deadline=None)
+@given(part=slices())
+def test_the_slice_check_gives_the_per_record_rows_or_hands_the_slice_back(part):
+    for name, unit in (("energy_import", "kWh"), ("power_active", "m3")):
+        ingest._row(ReadingRecord(1, name, T0, Decimal(1), Decimal(1), unit, "scheduled"))  # names seen before
+    plain, expected = ingest._plain_rows(part, KNOWN, {}), per_record(part)
+    if expected is not None and all(type(r) is ReadingRecord for r in part):
+        assert plain is not None, "a slice of good records is checked a column at a time"
+    if plain is not None:
+        assert plain == expected
+        assert [tuple(map(type, row)) for row in plain] == [tuple(map(type, row)) for row in per_record(part)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(part=st.lists(st.builds(ReadingRecord, st.sampled_from(sorted(KNOWN)), st.sampled_from(["energy_import"]),
+                               st.sampled_from(FIELDS["ts"][0]),
+                               st.decimals(min_value=Decimal("-1e9"), max_value=Decimal("1e9"), places=2),
+                               st.sampled_from([Decimal(1), Decimal(40)]), st.just("kWh"), st.just("scheduled")),
+                     min_size=1, max_size=12))
+def test_a_slice_of_good_records_is_checked_a_column_at_a_time(part):
+    ingest._row(part[0])  # names are known once a record carrying them has been checked
+    plain = ingest._plain_rows(part, KNOWN, {})
+    assert plain is not None and plain == per_record(part)
+    assert all(row[2].tzinfo is UTC for row in plain)
+
+
+def test_a_bad_record_anywhere_hands_the_slice_back():
+    good = [ReadingRecord(1, "energy_import", T0, Decimal(i), Decimal(1), "kWh", "scheduled") for i in range(5)]
+    ingest._row(good[0])
+    assert ingest._plain_rows(good, KNOWN, {}) is not None
+    for bad in (ReadingRecord(9, "energy_import", T0, Decimal(1), Decimal(1), "kWh", "scheduled"),
+                ReadingRecord(1, "energy_import", T0, Decimal("NaN"), Decimal(1), "kWh", "scheduled"),
+                ReadingRecord(1, "energy_import", T0, Decimal(1), 1, "kWh", "scheduled"),
+                ReadingRecord(1, "energy_import", T0, Decimal("1e14"), Decimal(1), "kWh", "scheduled"),
+                ReadingRecord(1, "energy_import", T0, Decimal("1e7"), Decimal("1e7"), "kWh", "scheduled"),
+                ReadingRecord(1, "energy_import", T0.replace(tzinfo=None), Decimal(1), Decimal(1), "kWh", "scheduled")):
+        assert ingest._plain_rows([*good[:2], bad, *good[2:]], KNOWN, {}) is None
