@@ -1,14 +1,16 @@
 """The dirty-day pipeline: steps in order, marks removed only with the work done."""
 
+import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.db import connection, connections
 
 from meterhub.headend.records import ReadingRecord
 from meterhub.readings import processing
 from meterhub.readings.ingest import store_readings
-from meterhub.readings.models import DirtyDay
+from meterhub.readings.models import DirtyDay, Reading
 
 T0 = datetime(2026, 5, 1, 12, tzinfo=UTC)
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -58,3 +60,37 @@ def test_a_day_marked_again_during_processing_comes_round_again(meter, other_met
     store_readings([read(meter.pk)])
     processing.process_dirty()
     assert set(DirtyDay.objects.values_list("meter_id", flat=True)) == {meter.pk, other_meter.pk}
+
+
+def test_a_day_written_while_its_processing_runs_comes_round_again(meter, recorded_steps):
+    """The ingest meets the mark processing has claimed, waits for that processing to
+    commit (and remove the mark), then marks the day anew: its readings are processed
+    next round, never lost between the two."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers: an ingest cannot start while processing holds the lock")
+
+    started, outcome = threading.Event(), {}
+
+    def late_reading():
+        try:
+            store_readings([ReadingRecord(meter.pk, "energy_import", T0.replace(hour=14), Decimal(5), Decimal(1),
+                                          "kWh", "scheduled")])
+            outcome["stored"] = True
+        finally:
+            connections.close_all()
+
+    def step_with_an_ingest_beside_it(days):
+        if not started.is_set():
+            started.set()
+            outcome["thread"] = threading.Thread(target=late_reading)
+            outcome["thread"].start()
+            outcome["thread"].join(1.0)  # it waits for this processing's lock on the mark
+            outcome["done_before_commit"] = not outcome["thread"].is_alive()
+
+    processing.register(15, "beside", step_with_an_ingest_beside_it)
+    store_readings([read(meter.pk)])
+    assert processing.process_dirty() == 1
+    outcome["thread"].join(30)
+    assert outcome.get("stored") and outcome["done_before_commit"] is False
+    assert list(DirtyDay.objects.values_list("meter_id", "day")) == [(meter.pk, T0.date())]
+    assert Reading.objects.filter(meter=meter).count() == 2

@@ -21,6 +21,7 @@ from datetime import date
 
 from django.db import transaction
 
+from meterhub.readings import ingest
 from meterhub.readings.models import DirtyDay
 
 log = logging.getLogger(__name__)
@@ -49,13 +50,14 @@ def process_dirty(limit: int = 500) -> int:
         if not marks:
             return 0
         meter_days = sorted({(m, d) for m, d, _at in marks})
-        for _order, name, step in _steps:
-            try:
-                step(meter_days)
-            except Exception:
-                log.exception("processing step %s failed for %d meter-days; they stay marked", name,
-                              len(meter_days))
-                raise
+        with ingest.renewing_marks():  # a day a step writes to comes round again
+            for _order, name, step in _steps:
+                try:
+                    step(meter_days)
+                except Exception:
+                    log.exception("processing step %s failed for %d meter-days; they stay marked", name,
+                                  len(meter_days))
+                    raise
         for meter_id, day, marked_at in marks:  # a mark renewed meanwhile stays for the next round
             DirtyDay.objects.filter(meter_id=meter_id, day=day, marked_at__lte=marked_at).delete()
     return len(marks)
