@@ -102,3 +102,24 @@ def test_a_bad_record_anywhere_hands_the_slice_back():
                 ReadingRecord(1, "energy_import", T0, Decimal("1e7"), Decimal("1e7"), "kWh", "scheduled"),
                 ReadingRecord(1, "energy_import", T0.replace(tzinfo=None), Decimal(1), Decimal(1), "kWh", "scheduled")):
         assert ingest._plain_rows([*good[:2], bad, *good[2:]], KNOWN, {}) is None
+
+
+def reading_at(ts):
+    return ReadingRecord(1, "energy_import", ts, Decimal(1), Decimal(1), "kWh", "scheduled")
+
+
+def test_the_months_of_a_batch_are_its_instants_utc_months():
+    from datetime import date
+
+    months = ingest._months_of
+    assert months([]) == set()
+    # the same instant in Beijing is the previous UTC month
+    assert months([reading_at(datetime(2026, 5, 1, 7, tzinfo=BEIJING))]) == {date(2026, 4, 1)}
+    assert months([reading_at(T0), reading_at(T0 + timedelta(days=1))]) == {date(2026, 3, 1), date(2026, 4, 1)}
+    # far apart: only the months that hold readings, not every month between
+    far = [reading_at(T0), reading_at(datetime(2020, 1, 5, tzinfo=UTC)), reading_at(T0 - timedelta(days=40))]
+    assert months(far) == {date(2026, 3, 1), date(2020, 1, 1), date(2026, 2, 1)}
+    # what is not an aware datetime makes no month (it is rejected when checked)
+    odd = [reading_at(T0), reading_at(datetime(2024, 7, 1)), reading_at("2023-01-01T00:00:00+00:00")]
+    assert months(odd) == {date(2026, 3, 1)}
+    assert months([reading_at(datetime(2024, 7, 1))]) == set()

@@ -185,6 +185,7 @@ def store_readings(records: Iterable, using=None) -> IngestResult:
 
 
 _METER_ID = attrgetter("meter_id")
+_TS = attrgetter("ts")
 _KEY = itemgetter(0, 1, 2)  # (meter_id, quantity, ts) of a row
 
 
@@ -258,8 +259,21 @@ class _Validated:
 
 
 def _months_of(records: list) -> set:
-    instants = {r.ts for r in records}  # few distinct instants per batch
-    return {partitions.month_of(ts) for ts in instants if type(ts) is datetime and ts.tzinfo is not None}
+    """The UTC months of the records' instants. From the first and last instant when they
+    are at most a month apart (comparing two UTC datetimes is cheap; hashing each, to
+    find the distinct ones, is not), else from every distinct instant."""
+    if not records:
+        return set()
+    try:
+        instants = list(map(_TS, records))
+        earliest, latest = min(instants), max(instants)  # naive and aware do not compare
+        if type(earliest) is datetime and type(latest) is datetime and earliest.tzinfo is not None:
+            first, last = partitions.month_of(earliest), partitions.month_of(latest)
+            if last <= partitions.next_month(first):
+                return {first, last}
+    except (TypeError, AttributeError):  # not all aware datetimes: the odd ones are rejected later
+        pass
+    return {partitions.month_of(ts) for ts in set(map(_TS, records)) if type(ts) is datetime and ts.tzinfo is not None}
 
 
 def _known_meters(ids: set[int], using) -> set[int]:
