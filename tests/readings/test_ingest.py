@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -88,6 +89,34 @@ def test_bad_records_are_rejected_with_their_reason_and_the_rest_stored(meter):
                            "quantity name must be 1-40 printable characters without tabs or backslashes",
                            "unit must be up to 12 characters without tabs, newlines or backslashes"])
     assert RejectedReading.objects.filter(meter_ref="999999").exists()
+
+
+def test_values_that_cannot_be_compared_or_hashed_are_rejected_not_raised(meter):
+    """A signalling NaN cannot be hashed, a NaN meter id cannot be sorted, a huge exponent
+    overflows when multiplied, a list is not a name: each is one rejected record."""
+    def record(**odd):
+        fields = {"meter_id": meter.pk, "quantity": "energy_import", "ts": T0, "raw_value": Decimal(1),
+                  "multiplier": Decimal(1), "unit": "kWh", "source": "scheduled"}
+        return ReadingRecord(**{**fields, **odd})
+
+    bad = [record(multiplier=Decimal("sNaN")), record(meter_id=Decimal("NaN")), record(meter_id=Decimal("sNaN")),
+           record(raw_value=Decimal("1E+999999"), multiplier=Decimal(10)), record(quantity=["energy_import"]),
+           record(unit=["kWh"]), record(source=["scheduled"])]
+    good = [rec(meter.pk, 15 * i, str(i)) for i in range(3)]
+    result = store_readings([*good[:1], *bad, *good[1:]])
+    assert result.stored == 3 and len(result.rejected) == len(bad)
+    assert RejectedReading.objects.count() == len(bad)
+
+
+def test_the_second_of_two_equal_local_times_is_stored_an_hour_later(meter):
+    """Clocks go back in Berlin on 2024-10-27: 02:30 happens twice (fold 0 and 1). The two
+    compare equal in Python; they are stored as the two UTC instants they are."""
+    autumn = datetime(2024, 10, 27, 2, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    first, second = (ReadingRecord(meter.pk, "energy_import", ts, Decimal(v), Decimal(1), "kWh", "scheduled")
+                     for ts, v in ((autumn, 1), (autumn.replace(fold=1), 2)))
+    store_readings([first, second] * 600)  # over a slice, so the second slice repeats both
+    stored = list(Reading.objects.filter(meter=meter).order_by("ts").values_list("ts", "value"))
+    assert stored == [(datetime(2024, 10, 27, 0, 30, tzinfo=UTC), 1), (datetime(2024, 10, 27, 1, 30, tzinfo=UTC), 2)]
 
 
 def test_times_in_other_zones_are_stored_in_utc(meter):

@@ -1,11 +1,12 @@
 """The dirty-day pipeline: steps in order, marks removed only with the work done."""
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection, connections
+from django.db.models import F
 
 from meterhub.headend.records import ReadingRecord
 from meterhub.readings import processing
@@ -94,3 +95,16 @@ def test_a_day_written_while_its_processing_runs_comes_round_again(meter, record
     assert outcome.get("stored") and outcome["done_before_commit"] is False
     assert list(DirtyDay.objects.values_list("meter_id", "day")) == [(meter.pk, T0.date())]
     assert Reading.objects.filter(meter=meter).count() == 2
+
+
+def test_a_mark_renewed_with_an_earlier_time_still_comes_round_again(meter, other_meter, recorded_steps):
+    """The node that renews a mark may have a clock behind the one that made it: any change
+    of the time keeps the mark, not only a later one."""
+    def renews_with_a_slow_clock(days):
+        if len(recorded_steps) == 1:
+            DirtyDay.objects.filter(meter_id=meter.pk).update(marked_at=F("marked_at") - timedelta(seconds=2))
+
+    processing.register(15, "slow clock", renews_with_a_slow_clock)
+    store_readings([read(meter.pk)])
+    processing.process_dirty()
+    assert list(DirtyDay.objects.values_list("meter_id", flat=True)) == [meter.pk]

@@ -112,7 +112,7 @@ def _engine(alias: str, batch: list, batch_size: int) -> float:
         else:
             cursor.execute("CREATE TABLE engine_reading AS SELECT * FROM readings_reading WHERE 0")
             cursor.execute("CREATE UNIQUE INDEX engine_reading_key ON engine_reading (meter_id, quantity, ts)")
-            converted = ingest._sqlite_rows(rows)
+            converted = list(zip(*ingest._as_text(rows, {}, ingest._sqlite_instant), strict=True))
             parts = [converted[i:i + batch_size] for i in range(0, len(converted), batch_size)]
     insert = f"INSERT INTO engine_reading ({columns}) VALUES ({', '.join('?' * len(ingest.COLUMNS))})"
     start = time.perf_counter()

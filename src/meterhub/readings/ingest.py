@@ -30,6 +30,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from itertools import chain, repeat
 from operator import attrgetter, is_, itemgetter
 
 from django.db import IntegrityError, connection, transaction
@@ -86,7 +87,8 @@ def _row(r) -> tuple:
     meter_id, quantity, ts, raw, multiplier = r.meter_id, r.quantity, r.ts, r.raw_value, r.multiplier
     if type(meter_id) is not int:
         raise Rejected("meter id is not a number")
-    if quantity not in _good_quantities and not _good_name(quantity, 40, _good_quantities):
+    if type(quantity) is not str or (quantity not in _good_quantities
+                                     and not _good_name(quantity, 40, _good_quantities)):
         raise Rejected("quantity name must be 1-40 printable characters without tabs or backslashes")
     if type(ts) is not datetime or ts.tzinfo is None:
         raise Rejected("timestamp is not a time-zone-aware datetime")
@@ -96,55 +98,59 @@ def _row(r) -> tuple:
         raise Rejected("value is not a decimal number")
     if not raw.is_finite() or not multiplier.is_finite():
         raise Rejected("value or multiplier is not a finite number")
-    value = raw if multiplier == 1 else raw * multiplier
-    if not -MAX_VALUE < value < MAX_VALUE or not -MAX_VALUE < raw < MAX_VALUE:
-        raise Rejected("value too large for the readings table")
     if not -MAX_MULTIPLIER < multiplier < MAX_MULTIPLIER:
         raise Rejected("multiplier too large")
+    if not -MAX_VALUE < raw < MAX_VALUE:  # checked before multiplying: a huge exponent overflows
+        raise Rejected("value too large for the readings table")
+    value = raw if multiplier == 1 else raw * multiplier
+    if not -MAX_VALUE < value < MAX_VALUE:
+        raise Rejected("value too large for the readings table")
     quality = getattr(r, "quality", Quality.ACTUAL)
-    if quality not in _QUALITIES:
+    if type(quality) is not str or quality not in _QUALITIES:
         raise Rejected(f"unknown quality {quality!r}")
-    if r.source not in _SOURCES:
+    if type(r.source) is not str or r.source not in _SOURCES:
         raise Rejected(f"unknown source {r.source!r}")
-    if r.unit not in _good_units and not _good_name(r.unit, 12, _good_units):
+    if type(r.unit) is not str or (r.unit not in _good_units and not _good_name(r.unit, 12, _good_units)):
         raise Rejected("unit must be up to 12 characters without tabs, newlines or backslashes")
     return (meter_id, quantity, ts, value, raw, multiplier, r.unit, quality, r.source)
 
 
 _FIELDS = attrgetter("meter_id", "quantity", "ts", "raw_value", "multiplier", "unit", "quality", "source")
+_TZINFO = attrgetter("tzinfo")
 
 
-def _plain_rows(part: list, known: set[int], utc: dict) -> list[tuple] | None:
+def _plain_rows(part: list) -> list[tuple] | None:
     """The rows of a slice of records in which every record is plainly good, checked a
-    column at a time (most columns hold a handful of distinct values); None when any
-    record is not, and `_row` then finds which and why. Returns exactly what `_row`
-    would, record by record: the head-end's batches are all good, and checking them
-    this way costs a fraction of checking each record in turn. `utc` caches instants."""
+    column at a time; None when any record is not, and `_row` then finds which and why.
+    Returns exactly what `_row` would, record by record (a property test holds the two
+    together): the head-end's batches are all good, and this costs a fraction of
+    checking each record in turn. Types are checked over every value before any value is
+    hashed (an unhashable or signalling value must not raise here), and instants must
+    already be in UTC: equal instants can still differ (a fold, a subclass), so nothing
+    about one is inferred from another."""
     if set(map(type, part)) != {ReadingRecord}:
         return None  # other record types (estimates, imports) take the per-record path
     meters, quantities, instants, raws, multipliers, units, qualities, sources = zip(*map(_FIELDS, part), strict=True)
-    if not (set(map(type, meters)) == {int} and known.issuperset(meters)
+    if not (set(map(type, meters)) == {int}
+            and set(map(type, chain(quantities, units, qualities, sources))) == {str}
+            and set(map(type, instants)) == {datetime} and all(map(is_, map(_TZINFO, instants), repeat(UTC)))
+            and set(map(type, chain(raws, multipliers))) == {Decimal}
+            and all(map(Decimal.is_finite, chain(raws, multipliers)))
             and _good_quantities.issuperset(quantities) and _good_units.issuperset(units)
             and _QUALITIES.issuperset(qualities) and _SOURCES.issuperset(sources)
-            and set(map(type, raws)) == set(map(type, multipliers)) == {Decimal}
-            and all(map(Decimal.is_finite, raws))
             and -MAX_VALUE < min(raws) and max(raws) < MAX_VALUE):
         return None
-    for ts in set(instants).difference(utc):
-        if type(ts) is not datetime or ts.tzinfo is None:
-            return None
-        utc[ts] = ts if ts.tzinfo is UTC else ts.astimezone(UTC)
     distinct = set(multipliers)
     if distinct != {Decimal(1)}:
-        if not all(m.is_finite() and -MAX_MULTIPLIER < m < MAX_MULTIPLIER for m in distinct):
+        if not all(-MAX_MULTIPLIER < m < MAX_MULTIPLIER for m in distinct):
             return None
         values = [raw if mult == 1 else raw * mult for raw, mult in zip(raws, multipliers, strict=True)]
         if not -MAX_VALUE < min(values) or not max(values) < MAX_VALUE:
             return None
     else:
         values = raws
-    return list(zip(meters, quantities, map(utc.__getitem__, instants), values, raws, multipliers, units,
-                    qualities, sources, strict=True))
+    return list(zip(meters, quantities, instants, values, raws, multipliers, units, qualities, sources,
+                    strict=True))
 
 
 def _days_of(rows: list[tuple], day_of: dict) -> set[tuple[int, date]]:
@@ -166,7 +172,7 @@ def store_readings(records: Iterable, using=None) -> IngestResult:
     try:
         ordered = sorted(records, key=_METER_ID)
         ids = {m for m in set(map(_METER_ID, records)) if type(m) is int}
-    except TypeError:  # a meter id that is not a number (that record is rejected below)
+    except (TypeError, ArithmeticError):  # a meter id that is not a number (rejected below)
         ordered = sorted(records, key=_meter_order)
         ids = {r.meter_id for r in records if type(r.meter_id) is int}
     batch = _Validated(ordered, _known_meters(ids, using))
@@ -220,13 +226,14 @@ class _Validated:
     def _validate(self, records: list, known: set[int]):
         # the bookkeeping of a slice is done after it is handed to the write, while the
         # server stores it
-        rows, utc, day_of = self.rows, {}, {}
+        rows, day_of = self.rows, {}
         for start in range(0, len(records), COPY_SLICE):
             part = records[start:start + COPY_SLICE]
-            new = _plain_rows(part, known, utc)
+            new = _plain_rows(part)
             if new is not None:
                 keys = list(map(_KEY, new))
-                if rows.keys().isdisjoint(keys) and len(set(keys)) == len(keys):
+                if (known.issuperset(map(itemgetter(0), new)) and rows.keys().isdisjoint(keys)
+                        and len(set(keys)) == len(keys)):
                     rows.update(zip(keys, new, strict=True))
                 else:
                     new = None
@@ -271,9 +278,9 @@ def _months_of(records: list) -> set:
             first, last = partitions.month_of(earliest), partitions.month_of(latest)
             if last <= partitions.next_month(first):
                 return {first, last}
-    except (TypeError, AttributeError):  # not all aware datetimes: the odd ones are rejected later
+    except (TypeError, AttributeError, ArithmeticError):  # not all aware datetimes (rejected later)
         pass
-    return {partitions.month_of(ts) for ts in set(map(_TS, records)) if type(ts) is datetime and ts.tzinfo is not None}
+    return {partitions.month_of(ts) for ts in map(_TS, records) if type(ts) is datetime and ts.tzinfo is not None}
 
 
 def _known_meters(ids: set[int], using) -> set[int]:
@@ -344,11 +351,6 @@ def _as_text(part: list[tuple], instant_text: dict, instant_as_text) -> list:
     raw_texts = value_texts if all(map(is_, values, raws)) else list(map(str, raws))
     return [meters, quantities, list(map(instant_text.__getitem__, instants)), value_texts, raw_texts,
             list(map(mult_text.__getitem__, multipliers)), units, qualities, sources]
-
-
-def _sqlite_rows(rows: list[tuple]) -> list[tuple]:
-    """Rows in Django's SQLite formats (aware datetime: naive UTC; decimal: str)."""
-    return list(zip(*_as_text(rows, {}, _sqlite_instant), strict=True)) if rows else []
 
 
 def _upsert_through_stage(rows: list[tuple], using) -> tuple[int, int]:

@@ -58,8 +58,10 @@ def process_dirty(limit: int = 500) -> int:
                     log.exception("processing step %s failed for %d meter-days; they stay marked", name,
                                   len(meter_days))
                     raise
-        for meter_id, day, marked_at in marks:  # a mark renewed meanwhile stays for the next round
-            DirtyDay.objects.filter(meter_id=meter_id, day=day, marked_at__lte=marked_at).delete()
+        # a mark renewed meanwhile stays for the next round: any other time, not only a later
+        # one, since the renewal may come from a node whose clock is behind the marker's
+        for meter_id, day, marked_at in marks:
+            DirtyDay.objects.filter(meter_id=meter_id, day=day, marked_at=marked_at).delete()
     return len(marks)
 
 
