@@ -105,10 +105,10 @@ def _row(r) -> tuple:
     value = raw if multiplier == 1 else raw * multiplier
     if not -MAX_VALUE < value < MAX_VALUE:
         raise Rejected("value too large for the readings table")
-    quality = getattr(r, "quality", Quality.ACTUAL)
-    if type(quality) is not str or quality not in _QUALITIES:
+    quality = getattr(r, "quality", Quality.ACTUAL)  # the choices' members are str too
+    if not isinstance(quality, str) or quality not in _QUALITIES:
         raise Rejected(f"unknown quality {quality!r}")
-    if type(r.source) is not str or r.source not in _SOURCES:
+    if not isinstance(r.source, str) or r.source not in _SOURCES:
         raise Rejected(f"unknown source {r.source!r}")
     if type(r.unit) is not str or (r.unit not in _good_units and not _good_name(r.unit, 12, _good_units)):
         raise Rejected("unit must be up to 12 characters without tabs, newlines or backslashes")
