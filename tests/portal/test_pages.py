@@ -118,6 +118,9 @@ def test_payments_receipts_and_statements(signed_in_portal, bound):
     assert f'data-receipt="{paid.receipt_no}"' in html
     receipt = signed_in_portal.get(reverse("portal:receipt", kwargs={"pk": prepaid.pk, "payment": paid.pk}))
     assert receipt.content.startswith(b"%PDF")
+    entry = AuditEntry.objects.get(action="portal.download", object_type="payment")
+    assert (entry.object_id, entry.changes, entry.actor_name) == (str(paid.pk), {"document": [None, "receipt"]},
+                                                                  "customer:137****0002")
     statement = signed_in_portal.get(reverse("portal:statement", kwargs={"pk": prepaid.pk}),
                                      {"from": "2026-01-01", "to": "2026-12-31"})
     assert statement["Content-Type"] == "application/pdf" and "statement-C-100-E1-2026-01-01-2026-12-31" in \

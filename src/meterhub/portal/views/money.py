@@ -57,6 +57,8 @@ def payments(request, account):
 @portal_view(ACCOUNT)
 def receipt(request, account, payment):
     found = get_object_or_404(account.payments.select_related("account__site", "account__customer"), pk=payment)
+    audit.record("portal.download", found, {"document": [None, "receipt"]},
+                 actor_name=request.portal_session.user.audit_name)
     return _pdf(documents.receipt_pdf(found, request.LANGUAGE_CODE), f"receipt-{found.receipt_no}.pdf")
 
 
