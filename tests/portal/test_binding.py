@@ -55,6 +55,51 @@ def test_any_mismatch_says_the_same_and_sends_nothing(estate, portal_user, numbe
     assert AuditEntry.objects.get(action="portal.bind_refused").actor_name == "customer:137****0002"
 
 
+def test_no_such_account_takes_the_same_steps_as_a_wrong_name(estate, portal_user, monkeypatch):
+    """Without a timing hint either: an unknown number decrypts, normalises and compares a
+    stand-in holder's details as a known one does the holder's, in the same order (counted,
+    not timed: the suite asserts no durations)."""
+    from meterhub import encryption
+
+    steps = []
+
+    def spy(module, name):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, **k: steps.append(name) or real(*a, **k))
+
+    spy(encryption, "decrypt")  # the customer's ID number is decrypted as its row is read
+    for name in ("normalise_name", "normalise_id", "_same"):
+        spy(binding, name)
+
+    def refused(number, name):
+        steps.clear()
+        with pytest.raises(binding.BindError, match=MISMATCH):
+            binding.start(portal_user, number, name, HOLDER_ID, now=T0)
+        return list(steps)
+
+    wrong_name, unknown = refused("C-100-E1", "Li Wie"), refused("C-999-E1", HOLDER_NAME)
+    assert wrong_name == unknown == ["decrypt", "normalise_name", "normalise_name", "_same",
+                                     "normalise_id", "normalise_id", "_same"]
+    assert refused("C-999-E1", binding.DECOY_NAME)[0] == "decrypt"  # the decoy's own details match nothing
+    with pytest.raises(binding.BindError, match=MISMATCH):
+        binding.start(portal_user, "C-999-E1", binding.DECOY_NAME, binding.DECOY_ID, now=T0)
+
+
+def test_the_decoy_outlives_a_change_of_field_keys(settings):
+    from cryptography.fernet import Fernet
+
+    from meterhub import encryption
+
+    binding._decoy_holder()  # made under the keys of the day
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    encryption.reset_keyring()
+    try:
+        assert binding._decoy_holder().id_number == binding.DECOY_ID
+    finally:  # the settings fixture puts the keys back; nothing may keep the test key meanwhile
+        encryption.reset_keyring()
+        binding._decoy_ciphertext.cache_clear()
+
+
 def test_missing_details_are_asked_for(estate, portal_user):
     with pytest.raises(binding.BindError, match="Enter the account number"):
         binding.start(portal_user, "C-100-E1", "", HOLDER_ID)

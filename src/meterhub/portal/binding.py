@@ -10,7 +10,9 @@ Every try is recorded (`BindAttempt`) and audited. Five failures (details that d
 match, or wrong codes) for one account number within a day lock that account number for
 binding until the day has passed, whoever tries; ten failures by one phone lock that
 phone out of binding likewise (someone trying many account numbers). A mismatch never
-says which of the details was wrong, nor whether the account exists.
+says which of the details was wrong, nor whether the account exists, and does not hint at
+it by its time either: an account number that matches no account is compared against a
+stand-in holder whose ID number is decrypted and normalised like a real one.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import hmac
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from meterhub import encryption
 from meterhub.accounts import audit
 from meterhub.billing.models import Account
 from meterhub.portal import codes
@@ -80,10 +84,37 @@ def _same(a: str, b: str) -> bool:
     return bool(a) and hmac.compare_digest(a.encode(), b.encode())
 
 
-def details_match(account: Account, name: str, id_number: str) -> bool:
-    customer = account.customer
-    return (_same(normalise_name(customer.name), normalise_name(name))
-            & _same(normalise_id(customer.id_number), normalise_id(id_number)))  # both compared, always
+@dataclass(frozen=True)
+class _Holder:
+    """The name and ID number a typed pair is compared with."""
+
+    name: str
+    id_number: str
+
+
+DECOY_NAME, DECOY_ID = "张伟", "110101190001010000"  # a typical length; never matched (see start)
+
+
+@lru_cache(maxsize=1)
+def _decoy_ciphertext() -> str:
+    return encryption.encrypt(DECOY_ID)
+
+
+def _decoy_holder() -> _Holder:
+    """For a number that matches no account: a holder whose ID number costs a decryption, as a
+    real customer's does when the account is read, so both answers take the same work."""
+    try:
+        id_number = encryption.decrypt(_decoy_ciphertext())
+    except ValueError:  # the field keys changed since it was made
+        _decoy_ciphertext.cache_clear()
+        id_number = encryption.decrypt(_decoy_ciphertext())
+    return _Holder(DECOY_NAME, id_number)
+
+
+def details_match(holder, name: str, id_number: str) -> bool:
+    """`holder` (a Customer, or the decoy) has this name and ID number, as people type them."""
+    return (_same(normalise_name(holder.name), normalise_name(name))
+            & _same(normalise_id(holder.id_number), normalise_id(id_number)))  # both compared, always
 
 
 def locked_until(user: PortalUser, number: str, now: datetime) -> datetime | None:
@@ -124,8 +155,10 @@ def start(user: PortalUser, number: str, name: str, id_number: str, *, ip: str |
     if not (number and name.strip() and id_number.strip()):
         raise BindError(_("Enter the account number, the account holder's name and ID number."))
     account = Account.objects.select_related("customer", "site").filter(number=number).first()
+    holder = account.customer if account is not None else _decoy_holder()  # the ID number decrypted either way
     _refuse_if_locked(user, number, ip, now, account)
-    if account is None or not details_match(account, name, id_number):
+    matched = details_match(holder, name, id_number)  # compared either way, so "no such account" is not quicker
+    if account is None or not matched:
         _record(user, number, BindAttempt.Outcome.MISMATCH, ip, now, account)
         raise BindError(_("These details do not match our records. Check the account number, name and ID number, "
                           "as on your bill."))
