@@ -4,9 +4,11 @@ rate-limited per phone and per network; sessions with their own cookie and expir
 from __future__ import annotations
 
 import io
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection, connections
 from django.test import RequestFactory
 from django.urls import reverse
 from openpyxl import load_workbook
@@ -89,6 +91,86 @@ def test_sends_are_limited_per_network():
     with pytest.raises(codes.CodeError, match="from this network"):
         codes.send("13999999999", "sign_in", language="en", ip="198.51.100.7", now=T0)
     codes.send("13999999999", "sign_in", language="en", ip="198.51.100.8", now=T0)
+
+
+# --- two sends at the same moment ------------------------------------------------------------
+
+NETWORK = "198.51.100.7"
+# each case: codes sent before (phone, address, minutes ago), the two sends (phone, address,
+# purpose) of which either would be the one too many, and what the later one is told
+RACES = {
+    "one a minute": ([], [(PHONE, None, "sign_in"), (PHONE, None, "sign_in")], "A code was just sent"),
+    "five an hour": ([(PHONE, None, minutes) for minutes in (50, 40, 30, 20)],
+                     [(PHONE, None, "sign_in"), (PHONE, None, "bind")], "Too many codes were sent to this number"),
+    "twenty a network": ([(f"1370000{i:04d}", NETWORK, 10) for i in range(codes.IP_PER_HOUR - 1)],
+                         [("13900000001", NETWORK, "sign_in"), ("13900000002", NETWORK, "sign_in")],
+                         "from this network"),
+}
+
+
+def _sent_before(earlier):
+    for phone, ip, minutes in earlier:
+        codes.send(phone, "sign_in", language="en", ip=ip, now=T0 - timedelta(minutes=minutes))
+
+
+def _outcome(phone, ip, purpose):
+    try:
+        codes.send(phone, purpose, language="en", ip=ip, now=T0)
+        return "sent"
+    except codes.CodeError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize("case", RACES)
+def test_the_limits_hold_send_after_send(case):
+    earlier, sends, refusal = RACES[case]
+    _sent_before(earlier)
+    first, second = (_outcome(*send) for send in sends)
+    assert first == "sent" and refusal in second
+    assert OneTimeCode.objects.count() == len(earlier) + 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("case", RACES)
+def test_two_sends_at_once_cannot_both_pass_a_limit(case, monkeypatch):
+    """Each send stops between counting and writing its code until the other has counted too;
+    with the lock the other is still waiting for it, the wait gives up, and the other then
+    counts the code just written."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite takes the write lock at BEGIN IMMEDIATE: two sends cannot count at the same time there")
+    earlier, sends, refusal = RACES[case]
+    _sent_before(earlier)
+    ready, counted = threading.Barrier(2), threading.Barrier(2, timeout=1.0)
+    count = codes._refuse_if_too_many
+
+    def count_then_wait(*args):
+        count(*args)
+        try:
+            counted.wait()
+        except threading.BrokenBarrierError:
+            pass  # the other send is held back: it has not counted
+
+    monkeypatch.setattr(codes, "_refuse_if_too_many", count_then_wait)
+    outcomes = {}
+
+    def send(i, how):
+        try:
+            connection.ensure_connection()  # both connected before either starts
+            ready.wait()
+            outcomes[i] = _outcome(*how)
+        except Exception as exc:  # noqa: BLE001 - shown in the assertion below
+            outcomes[i] = repr(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=(i, how)) for i, how in enumerate(sends)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    first, second = sorted(outcomes.values(), key=lambda said: said != "sent")
+    assert first == "sent" and refusal in second, outcomes
+    assert OneTimeCode.objects.count() == len(earlier) + 1
 
 
 @pytest.mark.parametrize("typed", ["", "12345", "1380000000a", "+", "12 34"])

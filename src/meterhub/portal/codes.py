@@ -5,16 +5,21 @@ SMS text in the outbox holds the code, since the gateway needs it, but the conso
 log never shows it nor searches in it (notifications.models.CONFIDENTIAL_EVENTS). A new code for the same phone and purpose
 replaces the earlier one. Sends are limited per phone (one a minute for each purpose, five
 an hour in all) and per client address (twenty an hour): codes cost money and must not
-become a way to flood someone's phone. The SMS goes out through the notification outbox like every message.
+become a way to flood someone's phone. The counting and the new code's row are one step:
+on PostgreSQL a send holds a transaction-level advisory lock for its phone and one for its
+address while it counts and writes, so two sends at once are counted one after the other;
+SQLite's transactions take the write lock at BEGIN (IMMEDIATE), which serialises them
+already. The SMS goes out through the notification outbox like every message.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
@@ -48,6 +53,23 @@ def _hash(salt: str, phone: str, purpose: str, code: str) -> str:
     return salted_hmac("meterhub.portal.code", f"{salt}:{phone}:{purpose}:{code}", algorithm="sha256").hexdigest()
 
 
+def _lock_id(key: str) -> int:
+    """A 64-bit advisory lock number for `key` (a collision only makes two sends wait in turn)."""
+    return int.from_bytes(hashlib.blake2b(f"meterhub.portal.code:{key}".encode(), digest_size=8).digest(), "big",
+                          signed=True)
+
+
+def _hold_send_locks(phone: str, ip: str | None) -> None:
+    """Until this transaction ends, no other send to `phone` or from `ip` may count or write.
+    Taken in the order of their numbers, so two sends never wait for each other in a circle."""
+    if connection.vendor != "postgresql":
+        return  # SQLite: this transaction holds the database's write lock since BEGIN IMMEDIATE
+    keys = {f"phone:{phone}"} | ({f"ip:{ip}"} if ip else set())
+    with connection.cursor() as cursor:
+        for lock_id in sorted(_lock_id(key) for key in keys):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])
+
+
 def _refuse_if_too_many(phone: str, purpose: str, ip: str | None, now: datetime) -> None:
     hour_ago = now - timedelta(hours=1)
     recent = OneTimeCode.objects.filter(phone=phone, created_at__gt=hour_ago)
@@ -68,6 +90,7 @@ def send(phone: str, purpose: str, *, language: str, ip: str | None = None, acco
          now: datetime | None = None) -> Sent:
     """Make a code for `phone` and queue the SMS carrying it."""
     now = now or timezone.now()
+    _hold_send_locks(phone, ip)
     _refuse_if_too_many(phone, purpose, ip, now)
     plain = f"{secrets.randbelow(10 ** DIGITS):0{DIGITS}d}"
     salt = secrets.token_hex(16)
