@@ -1,5 +1,6 @@
 """The composition root: the head-end's sink keeps what the database refuses, the
-components are supervised, and MQTT gateways are served only when asked for."""
+components are supervised, housekeeping runs every hour, and MQTT gateways are served only
+when asked for."""
 
 from __future__ import annotations
 
@@ -173,6 +174,35 @@ def test_the_restart_backoff_doubles_up_to_its_limit(monkeypatch):
     assert waits[:9] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
 
 
+# --- housekeeping ------------------------------------------------------------------------
+
+def test_housekeeping_purges_old_portal_sessions_every_hour_and_survives_a_failure(monkeypatch, caplog):
+    from django.db.utils import OperationalError
+
+    from meterhub.portal import sessions
+
+    offloaded, waits = [], []
+
+    async def offload(fn, *args):  # the database thread, here as a stand-in
+        offloaded.append(fn)
+        if len(offloaded) == 1:
+            raise OperationalError("the database is restarting")
+        return 3
+
+    async def sleep(delay):
+        waits.append(delay)
+        if len(waits) == 2:
+            raise asyncio.CancelledError
+
+    monkeypatch.setattr(runtime.asyncio, "sleep", sleep)
+    with caplog.at_level(logging.INFO, logger="meterhub.runtime"), pytest.raises(asyncio.CancelledError):
+        asyncio.run(runtime.run_housekeeping(offload))
+    assert offloaded == [sessions.purge, sessions.purge] and waits == [3600, 3600]
+    said = [r.getMessage() for r in caplog.records]
+    assert "housekeeping failed; again in 3600 s" in said
+    assert "housekeeping: removed 3 portal sessions past their retention" in said
+
+
 class _Fake:
     made: list[str] = []
 
@@ -189,8 +219,10 @@ class _FakeHeadEnd:
     def __init__(self):
         self.closed = False
         self.blocking = self
+        self.offloaded = set()
 
     async def run(self, fn, *args):  # the database thread: nothing to process here
+        self.offloaded.add(fn)
         return 0
 
     async def start(self, host, port):
@@ -233,6 +265,14 @@ def test_glow_feeds_do_not_make_a_head_end_a_master_of_mqtt_gateways(monkeypatch
     assert _run_until_ready(mqtt=("broker", 1883))
     assert "GlowFeed" in _Fake.made and "MqttGateways" not in _Fake.made
     assert headend.closed
+
+
+def test_the_head_end_runs_the_housekeeping(monkeypatch):
+    from meterhub.portal import sessions
+
+    headend = _fake_runtime(monkeypatch)
+    assert _run_until_ready()
+    assert sessions.purge in headend.offloaded
 
 
 def test_mqtt_gateways_are_served_when_asked_for(monkeypatch):

@@ -88,6 +88,21 @@ async def run_alarm_sweep(offload: Callable[..., Awaitable], interval_s: float =
         await asyncio.sleep(interval_s)
 
 
+async def run_housekeeping(offload: Callable[..., Awaitable], interval_s: float = 3600.0) -> None:
+    """Tidying that only the passing of time asks for, every `interval_s`: portal sessions past
+    their retention (portal.sessions.purge). Idempotent, so every head-end may run it."""
+    from meterhub.portal.sessions import purge
+
+    while True:
+        try:
+            removed = await offload(purge)
+            if removed:
+                log.info("housekeeping: removed %d portal sessions past their retention", removed)
+        except Exception:
+            log.exception("housekeeping failed; again in %g s", interval_s)
+        await asyncio.sleep(interval_s)
+
+
 # --- supervision -------------------------------------------------------------------------
 
 async def supervise(name: str, run: Callable[[], Awaitable[None]], *,
@@ -134,6 +149,7 @@ async def run_headend(host: str, port: int, node: str | None = None, ready: asyn
         ("serial-links", SerialLinks(headend).run),
         ("processing", partial(run_processing, headend.blocking.run)),
         ("alarm-sweep", partial(run_alarm_sweep, headend.blocking.run)),
+        ("housekeeping", partial(run_housekeeping, headend.blocking.run)),
         ("notifier", partial(run_notifier, headend.blocking.run, node=node)),
     ]
     if mqtt is not None:

@@ -230,6 +230,35 @@ def test_sessions_end_after_30_idle_minutes_and_12_hours_in_all(portal_user):
     assert sessions.current("not-a-token") is None and sessions.current("") is None
 
 
+def test_sessions_are_deleted_90_days_after_they_ended_or_expired(portal_user, monkeypatch):
+    now = T0 + timedelta(days=400)
+    cutoff = now - sessions.RETENTION
+    minute = timedelta(minutes=1)
+
+    def session(name, created, last_seen=None, ended=None):
+        sessions.start(portal_user, RequestFactory().get("/portal/"), now=created)
+        PortalSession.objects.filter(pk=PortalSession.objects.latest("pk").pk).update(
+            user_agent=name, last_seen_at=last_seen or created, ended_at=ended)
+
+    session("signed out 90 days and a minute ago", cutoff - timedelta(hours=1), ended=cutoff - minute)
+    session("signed out 89 days ago", cutoff, ended=cutoff + timedelta(days=1))
+    session("left idle, expired 90 days and a minute ago", cutoff - 31 * minute)
+    session("left idle, expires right at the cutoff", cutoff - 30 * minute)
+    session("in use to its 12th hour, which ended before the cutoff", cutoff - timedelta(hours=12) - minute,
+            last_seen=cutoff - 2 * minute)  # idle until after the cutoff, but the 12 hours were up before
+    session("in use to its 12th hour, which ends after the cutoff", cutoff - timedelta(hours=11),
+            last_seen=cutoff - 2 * minute)
+    session("live", now - timedelta(minutes=5), last_seen=now)
+    signin.verify(PHONE, codes.send(PHONE, "sign_in", language="en", now=now).plain, now=now)
+    monkeypatch.setattr(sessions, "PURGE_BATCH", 2)  # more than one batch
+    assert sessions.purge(now=now) == 3
+    assert sorted(PortalSession.objects.values_list("user_agent", flat=True)) == [
+        "in use to its 12th hour, which ends after the cutoff", "left idle, expires right at the cutoff", "live",
+        "signed out 89 days ago"]
+    assert sessions.purge(now=now) == 0
+    assert PortalUser.objects.count() == 2 and AuditEntry.objects.filter(action="portal.sign_in").count() == 1
+
+
 def test_an_expired_session_sends_back_to_sign_in_and_drops_the_cookie(client, portal_user):
     token = sessions.start(portal_user, RequestFactory().get("/portal/"), now=T0)
     client.cookies[sessions.COOKIE] = token

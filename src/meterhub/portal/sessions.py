@@ -5,6 +5,11 @@ random bits; the table holds their SHA-256. A session ends after 30 minutes with
 request, 12 hours after sign-in, or at sign-out. It knows a phone number and nothing
 else: the console's session and `request.user` are never read or set here, so signing in
 to one never signs in to the other.
+
+A session's row (with the address and browser it was used from) is kept for `RETENTION`
+after it ended or expired, then `purge` deletes it; the head-end's housekeeping runs it
+every hour (runtime.run_housekeeping). Nothing refers to a session row: the audit log names
+the customer (`customer:138****0001`), so the sign-ins and what they did stay on record.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 
 from meterhub.accounts import context
@@ -23,6 +29,8 @@ COOKIE_PATH = "/portal/"
 IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=12)
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen is written at most this often
+RETENTION = timedelta(days=90)  # an ended or expired session's row is kept this long
+PURGE_BATCH = 5000  # rows deleted a statement, so SQLite's write lock is never held long
 
 
 def _digest(token: str) -> str:
@@ -64,6 +72,19 @@ def current(token: str | None, now: datetime | None = None) -> PortalSession | N
 
 def end(session: PortalSession, now: datetime | None = None) -> None:
     PortalSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(ended_at=now or timezone.now())
+
+
+def purge(now: datetime | None = None) -> int:
+    """Delete the sessions that ended, or expired, more than `RETENTION` ago; how many went.
+    A session never signed out expired IDLE after its last request or ABSOLUTE after sign-in,
+    whichever came first, whether or not anyone has presented its cookie since."""
+    cutoff = (now or timezone.now()) - RETENTION
+    expired_before_cutoff = Q(last_seen_at__lt=cutoff - IDLE) | Q(created_at__lt=cutoff - ABSOLUTE)
+    old = PortalSession.objects.filter(Q(ended_at__lt=cutoff) | (Q(ended_at__isnull=True) & expired_before_cutoff))
+    removed = 0
+    while ids := list(old.order_by("pk").values_list("pk", flat=True)[:PURGE_BATCH]):
+        removed += PortalSession.objects.filter(pk__in=ids).delete()[0]
+    return removed
 
 
 def set_cookie(response, request, token: str) -> None:
