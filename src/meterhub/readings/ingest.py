@@ -442,26 +442,48 @@ def _record_rejects(rejected: list) -> None:
         for r, reason in rejected)
 
 
-EVENT_LOOKUP = 300  # events looked up at once: three IN lists within any database's parameter limit
+EVENT_CHUNK = 2000  # events per statement: they go as one JSON parameter, within any parameter limit
 
 
 def store_events(records: list) -> list:
-    """Store events once each (unique per meter, kind and time); returns the records stored
-    now, not before: what rules act on, so a report delivered twice is acted on once."""
-    stored = set()
-    for start in range(0, len(records), EVENT_LOOKUP):
-        chunk = records[start:start + EVENT_LOOKUP]
-        stored |= set(MeterEvent.objects.filter(
-            meter_id__in={r.meter_id for r in chunk}, kind__in={r.kind for r in chunk}, ts__in={r.ts for r in chunk})
-            .values_list("meter_id", "kind", "ts"))
-    fresh = []
+    """Store events once each (unique per meter, kind and time); returns, in their order,
+    the records this transaction stored: what rules act on, so a report delivered twice is
+    acted on once. "Stored" is what the INSERT ... ON CONFLICT DO NOTHING ... RETURNING
+    reports, so of two head-end nodes storing the same event at once only one gets it back
+    (the other waits for its commit and finds it there). The same event twice in a batch:
+    the first one counts."""
+    using = connection
+    ts_field = MeterEvent._meta.get_field("ts")
+    first: dict[tuple, object] = {}  # (meter, kind, instant as sent and given back) -> record
     for record in records:
-        key = (record.meter_id, record.kind, record.ts)
-        if key not in stored:
-            stored.add(key)
-            fresh.append(record)
-    MeterEvent.objects.bulk_create(
-        (MeterEvent(meter_id=r.meter_id, kind=r.kind, ts=r.ts, detail=r.detail, source=r.source) for r in fresh),
-        batch_size=BATCH, ignore_conflicts=True,  # another node may have stored the same a moment ago
-    )
-    return fresh
+        first.setdefault((record.meter_id, record.kind, ts_field.get_db_prep_value(record.ts, using)), record)
+    keys = list(first)
+    inserted: set[tuple] = set()
+    for start in range(0, len(keys), EVENT_CHUNK):
+        inserted.update(_insert_events([(key, first[key]) for key in keys[start:start + EVENT_CHUNK]], using))
+    return [record for key, record in first.items() if key in inserted]
+
+
+def _insert_events(rows: list, using) -> set[tuple]:
+    """One INSERT for the rows ((meter, kind, instant), record), their values sent as one
+    JSON array; the keys of the rows it inserted, each as in `rows`."""
+    columns = "INSERT INTO readings_meterevent (meter_id, kind, ts, detail, source, received_at)"
+    returning = "ON CONFLICT (meter_id, kind, ts) DO NOTHING RETURNING meter_id, kind, ts"
+    now = timezone.now()
+    with using.cursor() as cursor:
+        if using.vendor == "postgresql":
+            payload = json.dumps([[m, k, ts.isoformat(), json.dumps(r.detail), r.source] for (m, k, ts), r in rows])
+            cursor.execute(
+                f"{columns} SELECT (e->>0)::bigint, e->>1, (e->>2)::timestamptz, (e->>3)::jsonb, e->>4, %s"
+                f" FROM json_array_elements(%s::json) AS e {returning}", [now, payload])
+            return set(map(tuple, cursor.fetchall()))  # aware instants, equal to the ones sent
+        payload = json.dumps([[m, k, ts, json.dumps(r.detail), r.source] for (m, k, ts), r in rows])
+        cursor.execute(
+            f"{columns} SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),"
+            " json_extract(value, '$[3]'), json_extract(value, '$[4]'), %s"
+            f" FROM json_each(%s) WHERE true {returning}",  # WHERE true: SQLite's INSERT ... SELECT ... ON CONFLICT
+            [using.ops.adapt_datetimefield_value(now), payload])
+        # an instant comes back as its stored text or, by the column's declared type, as a
+        # naive datetime: either way to the text it was sent as
+        return {(m, k, ts if isinstance(ts, str) else using.ops.adapt_datetimefield_value(ts))
+                for m, k, ts in cursor.fetchall()}
