@@ -25,11 +25,18 @@ def meter_ref(meter: Meter, smart_sealed: frozenset[int] = frozenset(),
 
 
 def newest_cover_numbers() -> dict[int, tuple[tuple[str, int], ...]]:
-    """Per meter, the number of the newest cover opening stored of each kind (headend.covers)."""
+    """Per meter, the number of the newest cover opening stored of each kind (headend.covers).
+
+    One lookup per meter and kind, newest first down the index of one_event_per_instant
+    (meter, kind, ts), which stops at the first entry: the work grows with the fleet, not
+    with the openings each meter has on record (docs/decisions.md)."""
     kinds = [c.opened for c in COVERS]
-    newest = MeterEvent.objects.filter(meter=OuterRef("meter"), kind=OuterRef("kind")).order_by("-ts").values("ts")[:1]
-    rows = MeterEvent.objects.filter(kind__in=kinds, ts=Subquery(newest)).values_list("meter_id", "kind", "detail")
-    return newest_numbers(rows)
+    newest = {f"newest_{n}": Subquery(MeterEvent.objects.filter(meter=OuterRef("pk"), kind=kind)
+                                      .order_by("-ts").values("detail")[:1])
+              for n, kind in enumerate(kinds)}
+    rows = Meter.objects.order_by().annotate(**newest).values_list("pk", *newest)
+    return newest_numbers((meter_id, kind, detail) for meter_id, *details in rows
+                          for kind, detail in zip(kinds, details, strict=True) if detail is not None)
 
 
 def load_fleet() -> Fleet:
