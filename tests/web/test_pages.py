@@ -196,3 +196,18 @@ def test_finance_cannot_send_commands(signed_in, collector):
                                  switch="relay")
     client, _ = signed_in("finance")
     assert client.post(reverse("meter-command", args=[relay.pk]), {"kind": "relay_trip"}).status_code == 403
+
+
+def test_the_dashboards_recent_changes_are_the_operators_not_the_processes(signed_in, collector, meter):
+    """The head-end's own commands (a re-read every few minutes) and customers' downloads
+    are in the audit log; the dashboard lists what operators changed."""
+    from meterhub.accounts import audit
+
+    client, user = signed_in("administrator")
+    audit.record("update", meter, {"ct_ratio": ["1", "40"]}, actor=user)
+    for _ in range(12):
+        audit.record("command", meter, {"command": [None, "read_now"]}, actor_name="vee")
+    audit.record("portal.download", meter, {}, actor_name="customer:138****0001")
+    recent = client.get(reverse("dashboard")).context["recent"]
+    assert [(e.actor_name, e.action) for e in recent] == [(user.username, "update")]
+    assert AuditEntry.objects.count() >= 14, "all of them are still in the audit log"

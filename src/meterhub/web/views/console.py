@@ -32,8 +32,11 @@ def dashboard(request):
         "customer_count": Customer.objects.filter(active=True).count(),
         "open_alarms": sum(s.open_alarms for s in sites),
         "kinds": dict(MeterKind.choices),
-        # One line per import file, not one per imported row.
-        "recent": AuditEntry.objects.exclude(action="import")[:10] if can(request.user, roles.AUDIT_VIEW) else [],
+        # What operators changed: the head-end's own commands (re-reads, time syncs), customers'
+        # downloads and kiosk lookups are in the audit log, not here. One line per import
+        # file, not one per imported row.
+        "recent": (AuditEntry.objects.filter(actor__isnull=False).exclude(action="import")[:10]
+                   if can(request.user, roles.AUDIT_VIEW) else []),
     }
     return render(request, "web/dashboard.html", context)
 
