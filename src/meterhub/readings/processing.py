@@ -5,11 +5,14 @@ transaction. `process_dirty` takes a batch of marks and runs every registered st
 those meter-days in order (validation before estimation before aggregation: each app
 registers its step with an order in its AppConfig.ready), then removes the marks, all in
 one transaction. A crash repeats a batch; it never skips one. A step that itself writes
-readings (an estimate) marks the day again with a later time, so the day comes round
-once more and later steps see the final data; steps must therefore be idempotent.
+readings (an estimate) marks the day again with a new time, and only marks whose time is
+unchanged are removed, so the day comes round once more and later steps see the final
+data; steps must therefore be idempotent.
 
 Several head-end nodes may run this at once on PostgreSQL: marks are claimed with
-SKIP LOCKED, so each meter-day is processed by one of them.
+SKIP LOCKED, so each meter-day is processed by one of them. Ingest meanwhile only locks a
+mark that is already there (it does not rewrite it): a day written while its processing
+runs waits for that processing to commit, finds the mark gone and marks the day anew.
 """
 
 from __future__ import annotations
