@@ -176,10 +176,10 @@ def test_the_restart_backoff_doubles_up_to_its_limit(monkeypatch):
 
 # --- housekeeping ------------------------------------------------------------------------
 
-def test_housekeeping_purges_old_portal_sessions_every_hour_and_survives_a_failure(monkeypatch, caplog):
+def test_housekeeping_purges_old_portal_records_every_hour_and_survives_a_failure(monkeypatch, caplog):
     from django.db.utils import OperationalError
 
-    from meterhub.portal import sessions
+    from meterhub.portal import retention
 
     offloaded, waits = [], []
 
@@ -197,10 +197,10 @@ def test_housekeeping_purges_old_portal_sessions_every_hour_and_survives_a_failu
     monkeypatch.setattr(runtime.asyncio, "sleep", sleep)
     with caplog.at_level(logging.INFO, logger="meterhub.runtime"), pytest.raises(asyncio.CancelledError):
         asyncio.run(runtime.run_housekeeping(offload))
-    assert offloaded == [sessions.purge, sessions.purge] and waits == [3600, 3600]
+    assert offloaded == [retention.purge, retention.purge] and waits == [3600, 3600]
     said = [r.getMessage() for r in caplog.records]
     assert "housekeeping failed; again in 3600 s" in said
-    assert "housekeeping: removed 3 portal sessions past their retention" in said
+    assert "housekeeping: removed 3 portal records past their retention" in said
 
 
 class _Fake:
@@ -268,11 +268,11 @@ def test_glow_feeds_do_not_make_a_head_end_a_master_of_mqtt_gateways(monkeypatch
 
 
 def test_the_head_end_runs_the_housekeeping(monkeypatch):
-    from meterhub.portal import sessions
+    from meterhub.portal import retention
 
     headend = _fake_runtime(monkeypatch)
     assert _run_until_ready()
-    assert sessions.purge in headend.offloaded
+    assert retention.purge in headend.offloaded
 
 
 def test_mqtt_gateways_are_served_when_asked_for(monkeypatch):

@@ -89,15 +89,16 @@ async def run_alarm_sweep(offload: Callable[..., Awaitable], interval_s: float =
 
 
 async def run_housekeeping(offload: Callable[..., Awaitable], interval_s: float = 3600.0) -> None:
-    """Tidying that only the passing of time asks for, every `interval_s`: portal sessions past
-    their retention (portal.sessions.purge). Idempotent, so every head-end may run it."""
-    from meterhub.portal.sessions import purge
+    """Tidying that only the passing of time asks for, every `interval_s`: the portal's
+    sessions, codes and binding attempts past their retention (portal.retention).
+    Idempotent, so every head-end may run it."""
+    from meterhub.portal.retention import purge
 
     while True:
         try:
             removed = await offload(purge)
             if removed:
-                log.info("housekeeping: removed %d portal sessions past their retention", removed)
+                log.info("housekeeping: removed %d portal records past their retention", removed)
         except Exception:
             log.exception("housekeeping failed; again in %g s", interval_s)
         await asyncio.sleep(interval_s)

@@ -15,8 +15,8 @@ from openpyxl import load_workbook
 
 from meterhub.accounts.models import AuditEntry
 from meterhub.notifications.models import Message
-from meterhub.portal import codes, sessions, signin
-from meterhub.portal.models import OneTimeCode, PortalSession, PortalUser
+from meterhub.portal import codes, retention, sessions, signin
+from meterhub.portal.models import BindAttempt, OneTimeCode, PortalSession, PortalUser
 from tests.portal.conftest import code_sent_to
 
 pytestmark = pytest.mark.django_db
@@ -232,7 +232,7 @@ def test_sessions_end_after_30_idle_minutes_and_12_hours_in_all(portal_user):
 
 def test_sessions_are_deleted_90_days_after_they_ended_or_expired(portal_user, monkeypatch):
     now = T0 + timedelta(days=400)
-    cutoff = now - sessions.RETENTION
+    cutoff = now - retention.RETENTION
     minute = timedelta(minutes=1)
 
     def session(name, created, last_seen=None, ended=None):
@@ -250,12 +250,12 @@ def test_sessions_are_deleted_90_days_after_they_ended_or_expired(portal_user, m
             last_seen=cutoff - 2 * minute)
     session("live", now - timedelta(minutes=5), last_seen=now)
     signin.verify(PHONE, codes.send(PHONE, "sign_in", language="en", now=now).plain, now=now)
-    monkeypatch.setattr(sessions, "PURGE_BATCH", 2)  # more than one batch
-    assert sessions.purge(now=now) == 3
+    monkeypatch.setattr(retention, "PURGE_BATCH", 2)  # more than one batch
+    assert retention.purge(now=now) == 3
     assert sorted(PortalSession.objects.values_list("user_agent", flat=True)) == [
         "in use to its 12th hour, which ends after the cutoff", "left idle, expires right at the cutoff", "live",
         "signed out 89 days ago"]
-    assert sessions.purge(now=now) == 0
+    assert retention.purge(now=now) == 0
     assert PortalUser.objects.count() == 2 and AuditEntry.objects.filter(action="portal.sign_in").count() == 1
 
 
@@ -283,3 +283,18 @@ def test_the_console_message_log_never_shows_or_searches_a_code(signed_in):
     sheet = client.get("/alarms/messages/", {"format": "xlsx"}).content
     rows = list(load_workbook(io.BytesIO(sheet)).active.iter_rows(values_only=True))
     assert rows[1][2] == PHONE and sent.plain not in str(rows[1])
+
+
+def test_codes_and_binding_attempts_are_deleted_90_days_after_they_were_of_use(portal_user):
+    """A code is of use until it expires, an attempt for the lockout's day; both are kept
+    90 days more, and the audit log keeps the bindings and refusals."""
+    now = T0 + timedelta(days=400)
+    cutoff = now - retention.RETENTION
+    old_code = codes.send(PHONE, "sign_in", language="en", now=cutoff - timedelta(minutes=6))  # expired before
+    kept_code = codes.send(PHONE, "bind", language="en", now=cutoff - timedelta(minutes=4))  # expires after
+    for at in (cutoff - timedelta(seconds=1), cutoff + timedelta(seconds=1)):
+        BindAttempt.objects.create(user=portal_user, account_number="SR00001", outcome="mismatch", at=at)
+    assert retention.purge(now=now) == 2
+    assert list(OneTimeCode.objects.values_list("pk", flat=True)) == [kept_code.code.pk]
+    assert not OneTimeCode.objects.filter(pk=old_code.code.pk).exists()
+    assert list(BindAttempt.objects.values_list("at", flat=True)) == [cutoff + timedelta(seconds=1)]

@@ -6,9 +6,8 @@ request, 12 hours after sign-in, or at sign-out. It knows a phone number and not
 else: the console's session and `request.user` are never read or set here, so signing in
 to one never signs in to the other.
 
-A session's row (with the address and browser it was used from) is kept for `RETENTION`
-after it ended or expired, then `purge` deletes it; the head-end's housekeeping runs it
-every hour (runtime.run_housekeeping). Nothing refers to a session row: the audit log names
+A session's row (with the address and browser it was used from) is kept for a while after
+it ended or expired (portal.retention). Nothing refers to a session row: the audit log names
 the customer (`customer:138****0001`), so the sign-ins and what they did stay on record.
 """
 
@@ -18,7 +17,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from meterhub.accounts import context
@@ -29,8 +28,6 @@ COOKIE_PATH = "/portal/"
 IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=12)
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen is written at most this often
-RETENTION = timedelta(days=90)  # an ended or expired session's row is kept this long
-PURGE_BATCH = 5000  # rows deleted a statement, so SQLite's write lock is never held long
 
 
 def _digest(token: str) -> str:
@@ -74,17 +71,12 @@ def end(session: PortalSession, now: datetime | None = None) -> None:
     PortalSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(ended_at=now or timezone.now())
 
 
-def purge(now: datetime | None = None) -> int:
-    """Delete the sessions that ended, or expired, more than `RETENTION` ago; how many went.
+def past_retention(cutoff: datetime) -> QuerySet:
+    """The sessions that ended, or expired, before `cutoff` (portal.retention deletes them).
     A session never signed out expired IDLE after its last request or ABSOLUTE after sign-in,
     whichever came first, whether or not anyone has presented its cookie since."""
-    cutoff = (now or timezone.now()) - RETENTION
     expired_before_cutoff = Q(last_seen_at__lt=cutoff - IDLE) | Q(created_at__lt=cutoff - ABSOLUTE)
-    old = PortalSession.objects.filter(Q(ended_at__lt=cutoff) | (Q(ended_at__isnull=True) & expired_before_cutoff))
-    removed = 0
-    while ids := list(old.order_by("pk").values_list("pk", flat=True)[:PURGE_BATCH]):
-        removed += PortalSession.objects.filter(pk__in=ids).delete()[0]
-    return removed
+    return PortalSession.objects.filter(Q(ended_at__lt=cutoff) | (Q(ended_at__isnull=True) & expired_before_cutoff))
 
 
 def set_cookie(response, request, token: str) -> None:
