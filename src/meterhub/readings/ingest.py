@@ -155,7 +155,7 @@ def _plain_rows(part: list) -> list[tuple] | None:
 
 def _days_of(rows: list[tuple], day_of: dict) -> set[tuple[int, date]]:
     """The (meter, UTC day) pairs of rows; `day_of` caches each instant's day."""
-    meters, _quantities, instants = list(zip(*rows, strict=True))[:3]
+    meters, _quantities, instants = zip(*map(_KEY, rows), strict=True)  # the key's three columns only
     for ts in set(instants).difference(day_of):
         day_of[ts] = ts.date()
     return set(zip(meters, map(day_of.__getitem__, instants), strict=True))
