@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
+from django.db import connection
 
 SLOT = datetime(2025, 3, 1, 4, 15, tzinfo=UTC)
 
@@ -128,5 +130,19 @@ def test_the_migration_shortens_only_the_old_default_daily_spread(site):
     old = ReadPlan.objects.create(name="old daily", cron="0 0 * * *", items="daily", jitter_s=900)
     chosen = ReadPlan.objects.create(name="chosen daily", cron="0 0 * * *", items="daily", jitter_s=30)
     instant = ReadPlan.objects.create(name="instant", cron="*/15 * * * *", items="instant", jitter_s=900)
-    migration.shorten_daily_jitter(apps, None)
+    migration.shorten_daily_jitter(apps, SimpleNamespace(connection=connection))
     assert [ReadPlan.objects.get(pk=p.pk).jitter_s for p in (old, chosen, instant)] == [60, 30, 900]
+
+
+def test_the_migration_changes_the_database_being_migrated_not_the_default_one(site):
+    """`migrate --database other` runs the data step on `other` (the default database
+    may not even have the table yet)."""
+    import importlib
+
+    from django.apps import apps
+    from django.utils.connection import ConnectionDoesNotExist
+
+    migration = importlib.import_module("meterhub.comms.migrations.0005_plan_runs_per_node")
+    other = SimpleNamespace(connection=SimpleNamespace(alias="not_the_default"))
+    with pytest.raises(ConnectionDoesNotExist):
+        migration.shorten_daily_jitter(apps, other)

@@ -8,7 +8,8 @@ def shorten_daily_jitter(apps, schema_editor):
     """Daily plans created with the old default spread (900 s) read live registers up to
     15 minutes after midnight; bring those, and only those, to the new default of 60 s."""
     ReadPlan = apps.get_model('comms', 'ReadPlan')
-    ReadPlan.objects.filter(items='daily', jitter_s=900).update(jitter_s=60)
+    # on the database being migrated, which need not be the default one
+    ReadPlan.objects.using(schema_editor.connection.alias).filter(items='daily', jitter_s=900).update(jitter_s=60)
 
 
 class Migration(migrations.Migration):
