@@ -18,11 +18,13 @@ def test_the_sqlite_settings_take_effect_on_a_connection(tmp_path):
     conn = sqlite3.connect(db["NAME"])
     conn.executescript(db["OPTIONS"]["init_command"])
     pragma = {name: conn.execute(f"PRAGMA {name}").fetchone()[0]
-              for name in ("journal_mode", "synchronous", "foreign_keys", "wal_autocheckpoint", "cache_size")}
+              for name in ("journal_mode", "synchronous", "foreign_keys", "wal_autocheckpoint", "cache_size",
+                           "temp_store")}
     conn.close()
-    # synchronous NORMAL is 1; checkpoints every 10,000 pages; a 64 MiB page cache
-    assert pragma == {"journal_mode": "wal", "synchronous": 1, "foreign_keys": 1, "wal_autocheckpoint": 10000,
-                      "cache_size": -65536}
+    # synchronous NORMAL is 1; checkpoints every 30,000 pages; a 64 MiB page cache;
+    # temp_store MEMORY is 2
+    assert pragma == {"journal_mode": "wal", "synchronous": 1, "foreign_keys": 1, "wal_autocheckpoint": 30000,
+                      "cache_size": -65536, "temp_store": 2}
 
 
 def test_absolute_and_relative_sqlite_paths():

@@ -59,14 +59,17 @@ def database_from_url(url: str | None) -> dict:
             "OPTIONS": {
                 # WAL lets the head-end write while the console reads; IMMEDIATE
                 # takes the write lock at BEGIN so writers queue instead of failing.
-                # Checkpoints every 10,000 pages (~40 MB of WAL), not SQLite's 1,000: each
+                # Checkpoints every 30,000 pages (~120 MB of WAL), not SQLite's 1,000: each
                 # batch of readings rewrites the same key pages (one per meter and
                 # quantity), and a checkpoint copies a page once however often it was
                 # rewritten since the last one; a 64 MiB page cache keeps those pages at
-                # hand between batches (docs/benchmarks.md, readings ingest).
+                # hand between batches. Temporary storage in memory: a savepoint keeps a
+                # copy of every page it changes in a sub-journal, a temporary file by
+                # default, and each batch of readings is written inside one
+                # (docs/benchmarks.md, readings ingest).
                 "init_command": (
                     "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;"
-                    "PRAGMA wal_autocheckpoint=10000;PRAGMA cache_size=-65536;"
+                    "PRAGMA wal_autocheckpoint=30000;PRAGMA cache_size=-65536;PRAGMA temp_store=MEMORY;"
                 ),
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,

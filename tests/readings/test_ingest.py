@@ -155,23 +155,43 @@ def test_values_and_instants_round_trip_exactly(meter, values, offset_minutes):
     assert stored == [(start + timedelta(seconds=i), v) for i, v in enumerate(values)]
 
 
-def test_a_stored_key_deep_in_a_large_batch_still_stores_everything_else_once(meter):
+def test_a_stored_key_deep_in_a_large_batch_still_stores_everything_else_once(meter, other_meter):
     """The write streams the batch in slices: a stored key met after the first slices were
     sent sends the whole batch down the exact path, and what came after it is still checked."""
     from meterhub.readings import ingest
 
-    size = ingest.COPY_SLICE * 3
-    store_readings([rec(meter.pk, 15 * (ingest.COPY_SLICE * 2 + 7), "999")])  # stored before, deep in the batch
-    batch = [rec(meter.pk, 15 * i, str(i)) for i in range(size)]
-    batch.append(ReadingRecord(meter.pk, "energy_import", T0, "5,5", Decimal(1), "kWh", "scheduled"))
-    batch.append(rec(meter.pk, 15 * (size - 1), "-1"))  # the same key again in this batch, another value
+    first, later = sorted([meter, other_meter], key=lambda m: m.pk)  # the batch is written in meter order
+    size = ingest.COPY_SLICE * 2
+    deep = T0 + timedelta(minutes=15 * (size - 3))
+    store_readings([rec(later.pk, 15 * (size - 3), "999")])  # stored before, in a later slice of the batch
+    batch = [rec(m.pk, 15 * i, str(i)) for m in (first, later) for i in range(size)]
+    batch.append(ReadingRecord(later.pk, "energy_import", T0, "5,5", Decimal(1), "kWh", "scheduled"))
+    batch.append(rec(later.pk, 15 * (size - 1), "-1"))  # the same key again in this batch, another value
     result = store_readings(batch)
-    assert result.received == size + 2
+    assert result.received == 2 * size + 2
     assert len(result.rejected) == 1 and result.rejected[0][1] == "value is not a decimal number"
-    assert result.stored == size - 1  # the stored key is kept as it was
+    assert result.stored == 2 * size - 1  # the stored key is kept as it was
     assert result.conflicts == 2  # 999 stored vs the batch's value, and the in-batch pair
-    assert Reading.objects.count() == size
-    assert Reading.objects.get(ts=T0 + timedelta(minutes=15 * (ingest.COPY_SLICE * 2 + 7))).value == Decimal(999)
+    assert Reading.objects.count() == 2 * size
+    assert Reading.objects.get(meter=later, ts=deep).value == Decimal(999)
+    assert Reading.objects.get(meter=later, ts=T0 + timedelta(minutes=15 * (size - 1))).value == size - 1
+
+
+def test_a_key_twice_far_apart_among_unsortable_meter_ids_is_stored_once(meter):
+    """NaN meter ids do not sort: the batch is ordered by a total order all the same, so a
+    meter's records stay together and its repeated key is found, however far apart."""
+    from meterhub.readings import ingest
+
+    batch = [rec(meter.pk, 15 * i, str(i)) for i in range(ingest.COPY_SLICE * 2)]
+    nan = ReadingRecord(float("nan"), "energy_import", T0, Decimal(1), Decimal(1), "kWh", "scheduled")
+    batch[::50] = [nan] * len(batch[::50])
+    batch += [rec(meter.pk, 15, "-1"), rec(meter.pk, 30, "2")]  # 15: another value; 30: the same again
+    result = store_readings(batch)
+    kept = ingest.COPY_SLICE * 2 - len(batch[:-2:50])
+    assert (result.stored, result.conflicts, len(result.rejected)) == (kept, 1, len(batch[:-2:50]))
+    assert Reading.objects.count() == kept and Reading.objects.get(ts=T0 + timedelta(minutes=15)).value == 1
+    conflict = ReadingConflict.objects.get()
+    assert (conflict.stored_value, conflict.other_value) == (Decimal(1), Decimal(-1))
 
 
 def test_a_batch_is_written_in_meter_order_whatever_order_it_came_in(meter, other_meter, monkeypatch):

@@ -152,3 +152,28 @@ def test_the_months_of_a_batch_are_its_instants_utc_months():
     odd = [reading_at(T0), reading_at(datetime(2024, 7, 1)), reading_at("2023-01-01T00:00:00+00:00")]
     assert months(odd) == {date(2026, 3, 1)}
     assert months([reading_at(datetime(2024, 7, 1))]) == set()
+
+
+@settings(max_examples=200)
+@given(runs=st.lists(st.integers(1, 2 * ingest.COPY_SLICE + 5), max_size=8))
+def test_slices_end_only_where_the_meter_changes(runs):
+    """Every record of a meter is in one slice (so a key's duplicates are too), the slices
+    are the records in order, and a slice is cut as soon as it holds COPY_SLICE records."""
+    records = [SimpleNamespace(meter_id=meter) for meter, run in enumerate(runs) for _ in range(run)]
+    slices = list(ingest._meter_slices(records))
+    assert [r for part in slices for r in part] == records
+    for meter in range(len(runs)):
+        assert sum(any(r.meter_id == meter for r in part) for part in slices) == 1
+    for part, following in zip(slices, slices[1:], strict=False):
+        assert following[0].meter_id != part[-1].meter_id
+        assert len(part) >= ingest.COPY_SLICE
+        assert len({r.meter_id for r in part[ingest.COPY_SLICE - 1:]}) == 1  # no more than the meter that was open
+
+
+@given(rows=st.lists(st.tuples(st.integers(1, 5), st.integers(-3, 200)), max_size=60))
+def test_the_days_of_a_slice_are_each_rows_meter_and_utc_day(rows):
+    """Within one day or across several, with the day cache shared between slices."""
+    table = [(meter, "energy_import", T0 + timedelta(minutes=15 * step)) for meter, step in rows]
+    cache: dict = {}
+    for part in (table[:30], table[30:]):
+        assert ingest._days_of(part, cache) == {(meter, ts.date()) for meter, _q, ts in part}

@@ -154,11 +154,16 @@ def _plain_rows(part: list) -> list[tuple] | None:
 
 
 def _days_of(rows: list[tuple], day_of: dict) -> set[tuple[int, date]]:
-    """The (meter, UTC day) pairs of rows; `day_of` caches each instant's day."""
-    meters, _quantities, instants = zip(*map(_KEY, rows), strict=True)  # the key's three columns only
-    for ts in set(instants).difference(day_of):
+    """The (meter, UTC day) pairs of rows; `day_of` caches each instant's day. A slice
+    within one day (the usual case) pairs its distinct meters with that day."""
+    instants = set(map(_TS_OF_ROW, rows))
+    for ts in instants.difference(day_of):
         day_of[ts] = ts.date()
-    return set(zip(meters, map(day_of.__getitem__, instants), strict=True))
+    days = set(map(day_of.__getitem__, instants))
+    meters = map(_METER_OF_ROW, rows)
+    if len(days) == 1:
+        return set(zip(set(meters), repeat(days.pop())))
+    return set(zip(meters, map(day_of.__getitem__, map(_TS_OF_ROW, rows)), strict=True))
 
 
 def store_readings(records: Iterable, using=None) -> IngestResult:
@@ -168,20 +173,20 @@ def store_readings(records: Iterable, using=None) -> IngestResult:
     result = IngestResult(received=len(records))
     # in meter order (a stable sort: each meter keeps its own order), so the key's B-tree
     # pages are met one after another, each once per batch; the head-end's batches come in
-    # the order reads finish, meters of every bus interleaved
-    try:
-        ordered = sorted(records, key=_METER_ID)
-        ids = {m for m in set(map(_METER_ID, records)) if type(m) is int}
-    except (TypeError, ArithmeticError):  # a meter id that is not a number (rejected below)
-        ordered = sorted(records, key=_meter_order)
-        ids = {r.meter_id for r in records if type(r.meter_id) is int}
+    # the order reads finish, meters of every bus interleaved. Sorted by a total order
+    # (ints; anything else, rejected below, first), so each meter's records are together.
+    meter_ids = list(map(_METER_ID, records))
+    if set(map(type, meter_ids)) <= {int}:  # types first: a NaN or a list cannot be hashed
+        ordered, ids = sorted(records, key=_METER_ID), set(meter_ids)
+    else:
+        ordered, ids = sorted(records, key=_meter_order), {m for m in meter_ids if type(m) is int}
     batch = _Validated(ordered, _known_meters(ids, using))
     with transaction.atomic(using=using.alias):
         if using.vendor == "postgresql":
             partitions.ensure_months(_months_of(records), using)
         result.stored, result.conflicts = _write(batch, using)
-        if batch.rows:
-            result.conflicts += _record_in_batch_conflicts(batch.conflicts, batch.rows, using)
+        if batch.count:
+            result.conflicts += _record_in_batch_conflicts(batch.conflicts, using)
             result.days = batch.days
             _mark_dirty(result.days, using)
         result.rejected = batch.rejected
@@ -193,6 +198,7 @@ def store_readings(records: Iterable, using=None) -> IngestResult:
 _METER_ID = attrgetter("meter_id")
 _TS = attrgetter("ts")
 _KEY = itemgetter(0, 1, 2)  # (meter_id, quantity, ts) of a row
+_METER_OF_ROW, _TS_OF_ROW = itemgetter(0), itemgetter(2)
 
 
 def _meter_order(record) -> int:
@@ -203,14 +209,18 @@ class _Validated:
     """The table rows of a batch's records, made a slice at a time as the write consumes
     them (so on PostgreSQL the server stores one slice while the next is checked). What is
     not written is kept: the rejects with their reasons, and a second row for a key
-    already in the batch with another value (an in-batch conflict). `rows` holds each
-    distinct key's row once everything has been consumed (`drain`)."""
+    already in the batch with another value (an in-batch conflict, with the row kept).
+
+    The records come in meter order and a slice ends only where the meter changes, so
+    every record of a key is in one slice: duplicates are looked for within a slice,
+    never across the whole batch."""
 
     def __init__(self, records: list, known_meters: set[int]):
-        self.rows: dict[tuple, tuple] = {}
+        self.count = 0  # distinct rows made so far
         self.days: set[tuple[int, date]] = set()  # (meter, UTC day) of every distinct row
         self.rejected: list = []
-        self.conflicts: list[tuple] = []
+        self.conflicts: list[tuple[tuple, tuple]] = []  # (the row kept, the other row)
+        self._made: list[list[tuple]] = []
         self._slices = self._validate(records, known_meters)
 
     def __iter__(self):
@@ -221,31 +231,28 @@ class _Validated:
         """Every distinct row, after checking whatever the write did not get to."""
         for _ in self._slices:
             pass
-        return list(self.rows.values())
+        return list(chain.from_iterable(self._made))
 
     def _validate(self, records: list, known: set[int]):
         # the bookkeeping of a slice is done after it is handed to the write, while the
         # server stores it
-        rows, day_of = self.rows, {}
-        for start in range(0, len(records), COPY_SLICE):
-            part = records[start:start + COPY_SLICE]
+        day_of: dict = {}
+        for part in _meter_slices(records):
             new = _plain_rows(part)
-            if new is not None:
-                keys = list(map(_KEY, new))
-                if (known.issuperset(map(itemgetter(0), new)) and rows.keys().isdisjoint(keys)
-                        and len(set(keys)) == len(keys)):
-                    rows.update(zip(keys, new, strict=True))
-                else:
-                    new = None
+            if new is not None and not (known.issuperset(map(_METER_OF_ROW, new))
+                                        and len(set(map(_KEY, new))) == len(new)):
+                new = None
             if new is None:
                 new = self._each(part, known)
+            self._made.append(new)
+            self.count += len(new)
             yield new
             if new:
                 self.days |= _days_of(new, day_of)
 
     def _each(self, part: list, known: set[int]) -> list[tuple]:
         """The per-record path: each record checked in turn, bad ones kept with the reason."""
-        rows, new = self.rows, []
+        first_of, new = {}, []
         for r in part:
             try:
                 row = _row(r)
@@ -255,14 +262,26 @@ class _Validated:
             if row[0] not in known:
                 self.rejected.append((r, "unknown meter"))
                 continue
-            key = row[:3]
-            first = rows.get(key)
-            if first is None:
-                rows[key] = row
+            first = first_of.setdefault(row[:3], row)
+            if first is row:
                 new.append(row)
             elif first[3] != row[3]:
-                self.conflicts.append(row)
+                self.conflicts.append((first, row))
         return new
+
+
+def _meter_slices(records: list):
+    """`records` (in meter order) in slices of about COPY_SLICE, each ending where the meter
+    changes."""
+    start, total = 0, len(records)
+    while start < total:
+        end = min(start + COPY_SLICE, total)
+        if end < total:
+            last = _meter_order(records[end - 1])
+            while end < total and _meter_order(records[end]) == last:
+                end += 1
+        yield records[start:end]
+        start = end
 
 
 def _months_of(records: list) -> set:
@@ -306,7 +325,7 @@ def _write(batch: _Validated, using) -> tuple[int, int]:
     try:
         with transaction.atomic(using=using.alias):
             _bulk_insert("readings_reading", batch, using)
-        return len(batch.rows), 0
+        return batch.count, 0
     except IntegrityError:
         pass  # a key is already stored: take the exact path
     return _upsert_through_stage(batch.drain(), using)
@@ -382,15 +401,10 @@ def _upsert_through_stage(rows: list[tuple], using) -> tuple[int, int]:
     return stored, conflicts
 
 
-def _record_in_batch_conflicts(conflicting: list[tuple], kept: dict, using) -> int:
+def _record_in_batch_conflicts(conflicting: list[tuple[tuple, tuple]], using) -> int:
     """The same key twice in one batch with different values: the first is stored."""
-    objs = []
-    for row in conflicting:
-        first = kept.get(row[:3])
-        if first is None:
-            continue
-        objs.append(ReadingConflict(meter_id=row[0], quantity=row[1], ts=row[2], stored_value=first[3],
-                                    other_value=row[3], source=row[8]))
+    objs = [ReadingConflict(meter_id=row[0], quantity=row[1], ts=row[2], stored_value=first[3],
+                            other_value=row[3], source=row[8]) for first, row in conflicting]
     if objs:
         ReadingConflict.objects.using(using.alias).bulk_create(objs, ignore_conflicts=True)
     return len(objs)
