@@ -193,3 +193,42 @@ def test_the_sweep_brings_silent_meters_round_to_validation(meter):
     MeterCommStatus.objects.create(meter=meter, last_success=now - timedelta(hours=2))
     assert reread.sweep_silent_meters(now, force=True) == 1
     assert DirtyDay.objects.filter(meter_id=meter.pk, day=now.date()).exists()
+
+
+def test_two_nodes_sweeping_while_each_holds_the_others_mark_do_not_deadlock(meter, collector):
+    """Each node's processing has claimed one silent meter's mark and then sweeps: the
+    sweep leaves marks that are there alone, so neither waits on the other."""
+    import threading
+
+    from django.db import connection, connections, transaction
+    from django.utils import timezone
+
+    from meterhub.comms.models import MeterCommStatus
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer at a time: two processing rounds cannot overlap")
+    now = timezone.now()
+    second = Meter.objects.create(serial="E2", site=collector.site, address="000000000002", collector=collector)
+    for m in (meter, second):
+        MeterCommStatus.objects.create(meter=m, last_success=now - timedelta(hours=2))
+        DirtyDay.objects.create(meter_id=m.pk, day=now.date())
+    both_claimed, errors = threading.Barrier(2, timeout=30), []
+
+    def node(claimed):
+        try:
+            with transaction.atomic():
+                list(DirtyDay.objects.select_for_update().filter(meter_id=claimed.pk))
+                both_claimed.wait()
+                reread.sweep_silent_meters(now, force=True)
+        except Exception as exc:  # a deadlock aborts one node's round
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    nodes = [threading.Thread(target=node, args=(m,)) for m in (meter, second)]
+    for t in nodes:
+        t.start()
+    for t in nodes:
+        t.join(60)
+    assert not errors and not any(t.is_alive() for t in nodes)
+    assert DirtyDay.objects.filter(day=now.date()).count() == 2

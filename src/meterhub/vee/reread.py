@@ -91,10 +91,13 @@ def sweep_silent_meters(now: datetime | None = None, force: bool = False) -> int
         return 0
     _last_sweep = time.monotonic()
     now = now or timezone.now()
-    silent = list(MeterCommStatus.objects.filter(last_success__lt=now - timedelta(minutes=30), meter__active=True,
-                                                 meter__collector__isnull=False)
-                  .values_list("meter_id", flat=True))
+    silent = (MeterCommStatus.objects.filter(last_success__lt=now - timedelta(minutes=30), meter__active=True,
+                                             meter__collector__isnull=False)
+              .order_by("meter_id").values_list("meter_id", flat=True))
+    # A mark already there is left as it is: it brings the meter round all the same. It may
+    # be claimed by another node's processing, whose sweep meets ours; rewriting it would
+    # wait on that node while it waits on us (a deadlock). In meter order, so two sweeps
+    # adding the same new marks queue rather than cross.
     marks = [DirtyDay(meter_id=m, day=now.date()) for m in silent]
-    DirtyDay.objects.bulk_create(marks, update_conflicts=True, unique_fields=["meter_id", "day"],
-                                 update_fields=["marked_at"])
+    DirtyDay.objects.bulk_create(marks, ignore_conflicts=True)
     return len(marks)
