@@ -32,3 +32,21 @@ def test_the_benchmark_stores_every_row_it_times():
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM engine_reading")
         assert cursor.fetchone()[0] == 400
+
+
+def test_the_engine_figure_on_postgresql_also_writes_a_table_partitioned_like_the_readings():
+    from datetime import UTC, datetime
+
+    if connection.vendor != "postgresql":
+        pytest.skip("partitions are PostgreSQL's")
+    from meterhub.assets.models import Meter
+
+    ids = ingest_bench._fleet(connection.alias, 3)
+    data = ingest_bench.records(ids, 300, datetime(2026, 1, 31, 23, 0, tzinfo=UTC))  # January into February
+    assert ingest_bench._engine(connection.alias, data, 100, partitioned=True) > 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tableoid::regclass::text, count(*) FROM engine_reading_partitioned GROUP BY 1 ORDER BY 1")
+        # 3 meters x 4 quantities a step; four steps (23:00-23:45) in January
+        assert cursor.fetchall() == [("engine_reading_partitioned_2026_01", 48),
+                                     ("engine_reading_partitioned_2026_02", 300 - 48)]
+    assert Meter.objects.count() == 3

@@ -93,33 +93,43 @@ def _orm(alias: str, batch: list) -> float:
     return len(batch) / (time.perf_counter() - start)
 
 
-def _engine(alias: str, batch: list, batch_size: int) -> float:
+def _engine(alias: str, batch: list, batch_size: int, partitioned: bool = False) -> float:
     """The same rows written as the database takes them fastest, with nothing checked or
-    marked: COPY of pre-formatted text, or executemany of pre-converted tuples."""
+    marked: COPY of pre-formatted text, or executemany of pre-converted tuples. On
+    PostgreSQL into a plain table, or (`partitioned`) into one partitioned by month like
+    the readings table."""
     from django.db import connections, transaction
 
-    from meterhub.readings import ingest
+    from meterhub.readings import ingest, partitions
 
     conn = connections[alias]
     columns = ", ".join(ingest.COLUMNS)
     rows = [ingest._row(r) for r in batch]
+    table = "engine_reading_partitioned" if partitioned else "engine_reading"
     with conn.cursor() as cursor:
         if conn.vendor == "postgresql":
-            cursor.execute("CREATE TABLE engine_reading (LIKE readings_reading INCLUDING ALL)")
+            if partitioned:
+                cursor.execute(f"CREATE TABLE {table} (LIKE readings_reading INCLUDING DEFAULTS,"
+                               f" PRIMARY KEY (meter_id, quantity, ts)) PARTITION BY RANGE (ts)")
+                for month in sorted({partitions.month_of(row[2]) for row in rows}):
+                    cursor.execute(f"CREATE TABLE {table}_{month:%Y_%m} PARTITION OF {table} FOR VALUES"
+                                   f" FROM ('{month} 00:00+00') TO ('{partitions.next_month(month)} 00:00+00')")
+            else:
+                cursor.execute(f"CREATE TABLE {table} (LIKE readings_reading INCLUDING ALL)")
             text = ["".join(f"{m}\t{q}\t{ts.isoformat()}\t{v}\t{raw}\t{mult}\t{u}\t{ql}\t{src}\n"
                             for m, q, ts, v, raw, mult, u, ql, src in rows[i:i + batch_size])
                     for i in range(0, len(rows), batch_size)]
         else:
-            cursor.execute("CREATE TABLE engine_reading AS SELECT * FROM readings_reading WHERE 0")
-            cursor.execute("CREATE UNIQUE INDEX engine_reading_key ON engine_reading (meter_id, quantity, ts)")
+            cursor.execute(f"CREATE TABLE {table} AS SELECT * FROM readings_reading WHERE 0")
+            cursor.execute(f"CREATE UNIQUE INDEX {table}_key ON {table} (meter_id, quantity, ts)")
             converted = list(zip(*ingest._as_text(rows, {}, ingest._sqlite_instant), strict=True))
             parts = [converted[i:i + batch_size] for i in range(0, len(converted), batch_size)]
-    insert = f"INSERT INTO engine_reading ({columns}) VALUES ({', '.join('?' * len(ingest.COLUMNS))})"
+    insert = f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(ingest.COLUMNS))})"
     start = time.perf_counter()
     for part in (text if conn.vendor == "postgresql" else parts):
         with transaction.atomic(using=alias), conn.cursor() as cursor:
             if conn.vendor == "postgresql":
-                with cursor.copy(f"COPY engine_reading ({columns}) FROM STDIN") as copy:
+                with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                     copy.write(part)
             else:
                 cursor.executemany(insert, part)
@@ -143,6 +153,8 @@ def measure(alias_sqlite: str, alias_pg: str | None, rows: int, baseline_rows: i
         result[f"{key}_ratio_to_orm"] = round(result[f"{key}_rows_per_s"] / result[f"{key}_orm_rows_per_s"], 1)
         print(f"{key}: the engine's own speed for the same rows ...", file=sys.stderr)
         result[f"{key}_engine_rows_per_s"] = round(_engine(alias, data, batch_size))
+        if key == "postgres":
+            result["postgres_engine_partitioned_rows_per_s"] = round(_engine(alias, data, batch_size, partitioned=True))
         del data
         print(f"{key}: storing {rows} readings through the ingest path (profile shape) ...", file=sys.stderr)
         profile = records(ids, rows, start + timedelta(days=400), shape="profile")
