@@ -99,15 +99,43 @@ def test_a_reported_payment_is_credited_once_per_reference(client, clerk, prepai
     assert client.get(f"/api/v1/payments/{body['id']}", **token_for(clerk, BILLING_VIEW)).json() == body
 
 
-@pytest.mark.parametrize("changes, status, reason", [
-    ({"amount": "60.00"}, 409, "BANK-0001 was used for 50.00 to account P1"),
-    ({"account": "Q1"}, 409, "was used for 50.00 to account P1"),
+@pytest.mark.parametrize("changes, reason", [
+    ({"amount": "60.00"}, "reference BANK-0001 was credited before to this account as 50.00, not 60.00: refused"),
+    ({"account": "Q1"}, "reference BANK-0001 was credited before to another account: refused"),
 ])
-def test_a_reference_used_for_another_payment_is_refused(client, clerk, prepaid, postpaid, changes, status, reason):
+def test_a_reference_used_for_another_payment_is_refused_and_recorded(client, clerk, prepaid, postpaid, changes,
+                                                                      reason):
     assert pay(client, clerk).status_code == 201
     refused = pay(client, clerk, **changes)
-    assert refused.status_code == status and reason in refused.json()["detail"]
-    assert LedgerEntry.objects.count() == 1
+    assert refused.status_code == 409 and refused.json()["detail"].startswith(reason)
+    if "account" in changes:  # the other customer's account is not told to whoever sent it
+        assert "P1" not in refused.json()["detail"] and "50.00" not in refused.json()["detail"]
+    assert LedgerEntry.objects.count() == 1 and Payment.objects.count() == 1
+    postpaid.refresh_from_db()
+    assert postpaid.balance == D(0)
+    [recorded] = AuditEntry.objects.filter(action="payment_reference_refused")
+    assert recorded.actor == clerk and recorded.object_id == str(Payment.objects.get().pk)
+    assert recorded.changes["account"] == ["P1", changes.get("account", "P1")]
+    assert recorded.changes["amount"] == ["50.00", changes.get("amount", "50.00")]
+    assert recorded.changes["sender"] == [None, "api"] and recorded.changes["reference"][1] == "BANK-0001"
+    assert pay(client, clerk).status_code == 200  # the first payment again is still a harmless repeat
+    assert LedgerEntry.objects.count() == 1 and AuditEntry.objects.filter(action="payment_reported").count() == 1
+
+
+def test_a_provider_reference_credited_by_api_is_refused_to_a_webhook_for_another_account(client, clerk, prepaid,
+                                                                                          postpaid):
+    """Both ways in are one path: what the API credited, the provider's webhook cannot credit elsewhere."""
+    import json
+    import time
+    PaymentProvider.objects.create(code="paynow", name="PayNow", secret="s")
+    assert pay(client, clerk, method="online", provider="paynow", reference="N-1").status_code == 201
+    body = json.dumps({"id": "N-1", "account": "Q1", "amount": "50.00", "currency": "CNY",
+                       "paid_at": datetime.now(UTC).isoformat()}).encode()
+    result = payments.handle_webhook("paynow", body, {payments.SIGNATURE_HEADER: payments.sign("s", body,
+                                                                                                int(time.time()))})
+    assert (result.status, result.outcome) == (409, "reused") and LedgerEntry.objects.count() == 1
+    [recorded] = AuditEntry.objects.filter(action="payment_reference_refused")
+    assert recorded.actor_name == "webhook:paynow" and recorded.changes["account"] == ["P1", "Q1"]
 
 
 def test_references_are_per_integrator(client, clerk, make_operator, prepaid):
@@ -218,7 +246,8 @@ def test_a_customers_detail_lists_tenancies_and_accounts_and_the_address_only_to
 
 def test_any_sequence_of_reported_payments_credits_each_reference_once(site, clerk):
     """Property: whatever references, amounts and accounts an integrator sends in whatever order, each reference
-    credits its first payment once, a repeat credits nothing and a clash is refused; balances add up."""
+    credits its first payment once, a repeat credits nothing and a clash is refused and recorded; balances add
+    up."""
     from django.db import transaction
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
@@ -233,12 +262,14 @@ def test_any_sequence_of_reported_payments_credits_each_reference_once(site, cle
         try:
             accounts = {n: make_account(site, n) for n in ("A", "B")}
             first: dict[str, tuple] = {}
+            refused: list[tuple] = []
             for reference, amount, number in sends:
                 try:
                     payment, created = payments.record_external(accounts[number], amount, reference=reference,
                                                                 operator=clerk)
                 except payments.ReferenceReused:
                     assert first[reference] != (number, amount)
+                    refused.append((reference, number, amount))
                     continue
                 assert created == (reference not in first) and first.setdefault(reference, (number, amount)) == (
                     number, amount)
@@ -248,6 +279,9 @@ def test_any_sequence_of_reported_payments_credits_each_reference_once(site, cle
                 expected = sum((a for n, a in first.values() if n == number), D(0))
                 assert account.balance == expected == ledger.balance_of(account)
             assert LedgerEntry.objects.count() == len(first)
+            recorded = AuditEntry.objects.filter(action="payment_reference_refused").order_by("id")
+            assert [(r.changes["reference"][1], r.changes["account"][1], D(r.changes["amount"][1]))
+                    for r in recorded] == refused
         finally:
             transaction.savepoint_rollback(sid)
 

@@ -180,8 +180,8 @@ def test_a_payment_reported_for_another_amount_does_not_pay_an_order(account, pr
     payments.record_external(account, D("10.00"), reference=f"TX-{order.number}", operator=make_operator("finance"),
                              method="online", provider=provider)
     answer = deliver(order)
-    assert (answer.status, answer.outcome) == (400, "rejected")
-    assert "cannot pay order" in payments.WebhookLog.objects.first().reason
+    assert (answer.status, answer.outcome) == (409, "reused")  # the reference credited 10.00: not a repeat
+    assert "credited before to this account as 10.00, not 50.00" in payments.WebhookLog.objects.first().reason
     assert PaymentOrder.objects.get(pk=order.pk).status == "pending"
     assert Account.objects.get(pk=account.pk).balance == D(10)
 

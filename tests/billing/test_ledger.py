@@ -1,12 +1,15 @@
 """The ledger: append-only, balance = sum of entries, and no interleaving of recharges,
-consumption charges, refunds and bill runs creates or loses money."""
+consumption charges, refunds, bill runs and payment references (repeated, or reused for another
+account or amount) creates or loses money."""
 
+import json
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -18,8 +21,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from meterhub.accounts.models import AuditEntry
 from meterhub.billing import ledger, payments, prepaid, settlement
-from meterhub.billing.models import Account, LedgerEntry, Payment
+from meterhub.billing.models import Account, LedgerEntry, Payment, PaymentProvider
 from tests.billing.conftest import local, make_account, store
 
 D = Decimal
@@ -99,6 +103,9 @@ class LedgerMachine(RuleBasedStateMachine):
         self.billed: dict[str, Decimal] = {}
         self.refundable: list[Payment] = []
         prepaid.charge_account(self.accounts["prepaid"].pk)  # the opening read: no charge
+        self.provider = PaymentProvider.objects.create(code="paynow", name="PayNow", secret="whsec")
+        self.references: dict[str, tuple[str, Decimal]] = {}  # the provider's reference -> what it credited
+        self.refused = 0
 
     @rule(mode=st.sampled_from(["prepaid", "postpaid"]), amount=st.decimals(min_value=D("0.01"), max_value=200,
                                                                              places=2), repeat=st.integers(1, 3))
@@ -109,6 +116,38 @@ class LedgerMachine(RuleBasedStateMachine):
         self.keys.append((mode, key, amount))
         self.paid_in += amount
         self.refundable.append(payment)
+
+    @rule(via=st.sampled_from(["webhook", "api"]), reference=st.sampled_from(["N-1", "N-2"]),
+          mode=st.sampled_from(["prepaid", "postpaid"]), amount=st.sampled_from([D("5.00"), D("7.50")]))
+    def pay_by_reference(self, via, reference, mode, amount):
+        """A provider's reference by its webhook or an integrator's report: a repeat credits nothing, the
+        same reference for another account or amount is refused (409) and recorded, never credited."""
+        account = self.accounts[mode]
+        if via == "webhook":
+            body = json.dumps({"id": reference, "account": account.number, "amount": str(amount),
+                               "currency": self.site.currency, "paid_at": timezone.now().isoformat()}).encode()
+            result = payments.handle_webhook("paynow", body, {
+                payments.SIGNATURE_HEADER: payments.sign("whsec", body, int(timezone.now().timestamp()))})
+            refused, payment = result.status == 409, result.payment
+        else:
+            try:
+                payment, _ = payments.record_external(account, amount, reference=reference, operator=None,
+                                                      method="online", provider=self.provider)
+                refused = False
+            except payments.ReferenceReused:
+                refused, payment = True, None
+        first = self.references.setdefault(reference, (mode, amount))
+        assert refused == (first != (mode, amount))
+        if refused:
+            self.refused += 1
+        elif payment.entry.key not in {k for _, k, _ in self.keys}:
+            self.keys.append((mode, payment.entry.key, amount))
+            self.paid_in += amount
+            self.refundable.append(payment)
+
+    @invariant()
+    def every_refused_reference_is_recorded(self):
+        assert AuditEntry.objects.filter(action=payments.REFUSED).count() == self.refused
 
     @precondition(lambda self: self.refundable)
     @rule(data=st.data())

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from meterhub.billing import ledger, payments, reconciliation
 from meterhub.billing.models import LedgerEntry, Payment, PaymentProvider, WebhookLog
@@ -138,3 +139,136 @@ def reconciliation_day(site):
     from django.utils import timezone
 
     return timezone.now().astimezone(ZoneInfo(site.time_zone)).date()
+
+
+# --- a reference credited before, sent again for another account or amount ---------------------
+
+@pytest.fixture
+def other(site):
+    return make_account(site, "W2", mode="prepaid")
+
+
+@pytest.mark.parametrize("again, reason", [
+    ({"number": "W2"}, "reference N-1 was credited before to another account: refused"),
+    ({"amount": "60.00"}, "reference N-1 was credited before to this account as 50.00, not 60.00: refused"),
+])
+def test_a_reference_sent_again_for_another_account_or_amount_is_refused_and_recorded(account, other, provider,
+                                                                                      again, reason):
+    from meterhub.accounts.models import AuditEntry
+
+    first = notification()
+    assert payments.handle_webhook("paynow", first, signed(first)).outcome == "credited"
+    body = notification(**again)
+    result = payments.handle_webhook("paynow", body, signed(body), remote_addr="198.51.100.7")
+    assert (result.status, result.outcome, result.payment) == (409, "reused", None)
+    assert LedgerEntry.objects.count() == Payment.objects.count() == 1
+    account.refresh_from_db()
+    other.refresh_from_db()
+    assert (account.balance, other.balance) == (D(50), D(0))
+    log = WebhookLog.objects.get(outcome="reused")
+    assert log.reason.startswith(reason) and "W1" not in log.reason and log.external_id == "N-1"
+    [refused] = AuditEntry.objects.filter(action="payment_reference_refused")
+    assert (refused.object_type, refused.object_id, refused.actor, refused.actor_name) == (
+        "payment", str(Payment.objects.get().pk), None, "webhook:paynow")
+    assert refused.changes["account"] == ["W1", again.get("number", "W1")]
+    assert refused.changes["amount"] == ["50.00", again.get("amount", "50.00")]
+    assert refused.changes["sender"] == [None, "webhook:paynow"]
+    site = account.site
+    assert reconciliation.daily(site, reconciliation_day(site)).refused_references == [refused]
+    # the same notification as the first is still a harmless repeat
+    assert payments.handle_webhook("paynow", first, signed(first)).outcome == "duplicate"
+    assert LedgerEntry.objects.count() == 1
+
+
+def test_the_webhook_endpoint_answers_409_for_a_reference_credited_to_another_account(client, account, other,
+                                                                                      provider):
+    url = "/billing/webhooks/paynow/"
+    for number, status in (("W1", 200), ("W2", 409)):
+        body = notification(number=number)
+        response = client.post(url, body, content_type="application/json",
+                               HTTP_X_METERHUB_SIGNATURE=signed(body)[payments.SIGNATURE_HEADER])
+        assert response.status_code == status
+    assert response.content == b"reused" and response["Content-Type"].startswith("text/plain")
+    other.refresh_from_db()
+    assert other.balance == D(0) and not other.entries.exists()
+
+
+def test_an_order_paid_with_a_reference_credited_to_another_account_stays_unpaid(account, other, provider):
+    from meterhub.billing import checkout
+
+    provider.checkout_url = "https://pay.example/{order}"
+    provider.save()
+    first = notification()
+    payments.handle_webhook("paynow", first, signed(first))
+    order = checkout.create_order(other, D(50), "portal", provider=provider).order
+    body = json.dumps({"id": "N-1", "order": order.number, "account": "W2", "amount": "50.00", "currency": "CNY",
+                       "paid_at": datetime.now(UTC).isoformat()}).encode()
+    assert payments.handle_webhook("paynow", body, signed(body)).status == 409
+    order.refresh_from_db()
+    assert order.status == "pending" and order.payment is None and LedgerEntry.objects.count() == 1
+
+
+def test_the_reconciliation_page_shows_refused_references_in_both_languages(signed_in, account, other, provider):
+    client, _ = signed_in("finance")
+    for number in ("W1", "W2"):
+        body = notification(number=number)
+        payments.handle_webhook("paynow", body, signed(body))
+    page = client.get("/billing/reconciliation/", {"site": "north", "day": reconciliation_day(account.site)})
+    text = page.content.decode()
+    assert "Refused payment references" in text and "Reference reused" in text
+    row = text[text.index('id="refused-references"'):].split("</table>")[0]
+    assert "N-1" in row and "webhook:paynow" in row and "W1 50.00" in row and "W2 50.00" in row
+    with translation.override("en"):  # the request switches this thread's language: put it back after
+        zh = client.get("/billing/reconciliation/", {"site": "north"}, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "被拒绝的付款流水号" in zh and "流水号重复使用" in zh
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_webhooks_at_once_with_one_reference_for_two_accounts_credit_one(site, monkeypatch):
+    """Each webhook stops just before crediting until the other has got as far, so both have found
+    the reference unused: the second's ledger insert waits for the first's commit, fails on the
+    unique key, and is refused and recorded like any reference credited before."""
+    import threading
+
+    from django.db import connection, connections
+
+    from meterhub.accounts.models import AuditEntry
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers: the second webhook cannot look before the first commits")
+    PaymentProvider.objects.create(code="paynow", name="PayNow", secret=SECRET)
+    accounts = [make_account(site, number, mode="prepaid") for number in ("W1", "W2")]
+    ready, looked = threading.Barrier(2), threading.Barrier(2, timeout=5)
+    take = payments.take_payment
+
+    def take_when_both_looked(*args, **kwargs):
+        looked.wait()
+        return take(*args, **kwargs)
+
+    monkeypatch.setattr(payments, "take_payment", take_when_both_looked)
+    results = {}
+
+    def deliver(number):
+        try:
+            connection.ensure_connection()
+            ready.wait()
+            body = notification(number=number)
+            results[number] = payments.handle_webhook("paynow", body, signed(body))
+        except Exception as exc:  # noqa: BLE001 - shown in the assertion below
+            results[number] = repr(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver, args=(a.number,)) for a in accounts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    outcomes = sorted((getattr(r, "status", r), getattr(r, "outcome", "")) for r in results.values())
+    assert outcomes == [(200, "credited"), (409, "reused")], results
+    credited = Payment.objects.get()
+    assert LedgerEntry.objects.count() == 1 and credited.amount == D(50)
+    balances = {a.number: a.balance for a in (type(a).objects.get(pk=a.pk) for a in accounts)}
+    assert sorted(balances.values()) == [D(0), D(50)] and balances[credited.account.number] == D(50)
+    [refused] = AuditEntry.objects.filter(action="payment_reference_refused")
+    assert refused.changes["account"] == [credited.account.number, ({"W1", "W2"} - {credited.account.number}).pop()]

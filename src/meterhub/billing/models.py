@@ -356,6 +356,7 @@ class WebhookLog(models.Model):
         DUPLICATE = "duplicate", _("Already credited")
         BAD_SIGNATURE = "bad_signature", _("Bad signature")
         REJECTED = "rejected", _("Rejected")
+        REUSED = "reused", _("Reference reused")  # credited before to another account or amount: refused
 
     provider = models.CharField(_("provider"), max_length=40)
     received_at = models.DateTimeField(_("time"), default=timezone.now)

@@ -23,13 +23,13 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -181,16 +181,97 @@ def _publish(event: str, payment: Payment) -> None:
     dispatch.publish(event, data, site=account.site)
 
 
-# --- payments reported by an integrator -----------------------------------------------------
+# --- payments with an outside reference: a provider's notification, an integrator's report ----
 
 CLOCK_SKEW = timedelta(minutes=5)  # a sender's clock may run this far ahead of ours
+REFUSED = "payment_reference_refused"  # the audit action of a reference refused for another account or amount
 
 
 class ReferenceReused(PaymentError):
-    """The integrator's reference was already used for another account or amount."""
+    """The reference was credited before to another account or with another amount: nothing is credited.
+    The message names what differs but not the other account (its number and amount are for finance,
+    in the audit log, not for whoever sent the reference)."""
+
+    def __init__(self, reference: str, earlier: Payment, account: Account, amount: Decimal):
+        self.reference, self.earlier, self.account, self.amount = reference, earlier, account, amount
+        if earlier.account_id != account.pk:
+            what = "to another account"
+        else:
+            what = f"to this account as {earlier.amount}, not {amount}"
+        super().__init__(f"reference {reference} was credited before {what}: refused, nothing credited, "
+                         f"recorded for review")
 
 
-@transaction.atomic
+def _credited(key: str) -> Payment | None:
+    return Payment.objects.select_related("account__site").filter(entry__key=key).first()
+
+
+def _same_payment(earlier: Payment, account: Account, amount: Decimal, reference: str) -> Payment:
+    if earlier.account_id != account.pk or earlier.amount != amount:
+        raise ReferenceReused(reference, earlier, account, amount)
+    return earlier
+
+
+def credit_reference(account: Account, amount: Decimal, *, reference: str, key: str, method: str,
+                     provider: PaymentProvider | None = None, operator=None, received_at: datetime | None = None,
+                     note: str = "", order: str = "", sender: str,
+                     then: Callable[[Payment], None] | None = None) -> tuple[Payment, bool]:
+    """Credit a payment known by an outside reference once: the one path of a provider's webhook
+    (handle_webhook) and an integrator's report (record_external). `key` is the reference's ledger key.
+
+    Under the account's row lock, the payment the key credited before answers a repeat: the same account
+    and amount return it and False, crediting nothing. Another account or another amount is a provider's
+    error or fraud, not a repeat: ReferenceReused, nothing credited, and the attempt is recorded for review
+    (audit `payment_reference_refused`, written after the refused transaction is rolled back, so it stays
+    unless the caller's own transaction is rolled back too). Two credits of one reference to two accounts
+    at once: the second's ledger insert waits for the first's commit, fails on the unique key and is
+    refused the same way. `order` (an online order's number, billing.checkout) is checked and marked paid
+    in the same transaction, and `then(payment)` runs there for a new credit. `sender` names who sent it
+    in the record (`webhook:paynow`, `api`)."""
+    try:
+        with transaction.atomic():
+            ledger.lock_accounts([account.pk])  # one credit per account at a time decides "first"
+            earlier = _credited(key)
+            if earlier is not None:
+                _same_payment(earlier, account, amount, reference)
+            paying = checkout.order_for_payment(provider, order, account, amount, account.site.currency,
+                                                reference) if order else None
+            if earlier is None:
+                try:
+                    with transaction.atomic():
+                        payment = take_payment(account, amount, method=method, operator=operator,
+                                               provider=provider, external_id=reference, key=key,
+                                               received_at=received_at, note=note)
+                except IntegrityError:  # the same key, committed meanwhile for another account
+                    earlier = _credited(key)
+                    if earlier is None:
+                        raise
+                    _same_payment(earlier, account, amount, reference)
+            if earlier is not None:
+                payment = earlier
+            if paying is not None:
+                checkout.mark_paid(paying, payment)
+            if earlier is None and then is not None:
+                then(payment)
+            return payment, earlier is None
+    except ReferenceReused as exc:
+        _record_refusal(exc, sender=sender, operator=operator)
+        raise
+
+
+def _record_refusal(exc: ReferenceReused, *, sender: str, operator) -> None:
+    """The audit entry finance reviews (reconciliation.daily lists them): on the payment credited first,
+    with what was credited then and what was tried now (each as [then, now])."""
+    earlier, account = exc.earlier, exc.account
+    changes = {"reference": [exc.reference, exc.reference], "account": [earlier.account.number, account.number],
+               "amount": [str(earlier.amount), str(exc.amount)], "sender": [None, sender],
+               "site": [earlier.account.site.code, account.site.code]}
+    if operator is not None:
+        audit.record(REFUSED, earlier, changes, actor=operator)
+    else:
+        audit.record(REFUSED, earlier, changes, actor_name=sender)
+
+
 def record_external(account: Account, amount: Decimal, *, reference: str, operator, method: str = Payment.Method.CASH,
                     provider: PaymentProvider | None = None, currency: str | None = None,
                     received_at: datetime | None = None, note: str = "") -> tuple[Payment, bool]:
@@ -198,7 +279,8 @@ def record_external(account: Account, amount: Decimal, *, reference: str, operat
 
     The reference is the idempotency key, per provider (the key its signed webhooks use, so the two
     paths credit once between them) or else per operator (a token's owner). The same reference
-    again returns the first payment and False; with another account or amount it is refused."""
+    again returns the first payment and False; with another account or amount it is refused and
+    recorded (credit_reference)."""
     if not reference or len(reference) > 80 or not reference.isprintable():
         raise PaymentError("the reference is 1 to 80 printable characters")
     if method not in Payment.Method.values:
@@ -210,26 +292,22 @@ def record_external(account: Account, amount: Decimal, *, reference: str, operat
     key = f"pay:{provider.code}:{reference}" if provider else f"pay:api:{operator.pk}:{reference}"
     if len(key) > LedgerEntry._meta.get_field("key").max_length:
         raise PaymentError("the reference is too long")
-    ledger.lock_accounts([account.pk])  # one request per account at a time decides "first"
-    earlier = Payment.objects.select_related("account").filter(entry__key=key).first()
-    if earlier is not None:
-        if earlier.account_id != account.pk or earlier.amount != amount:
-            raise ReferenceReused(f"reference {reference} was used for {earlier.amount} to account "
-                                  f"{earlier.account.number}")
-        return earlier, False
-    payment = take_payment(account, amount, method=method, operator=operator, provider=provider,
-                           external_id=reference, key=key, received_at=received_at, note=note)
-    audit.record("payment_reported", payment, {"account": [None, account.number], "amount": [None, str(amount)],
-                                               "reference": [None, reference], "method": [None, method]},
-                 actor=operator)
-    return payment, True
+
+    def reported(payment: Payment) -> None:
+        audit.record("payment_reported", payment, {"account": [None, account.number], "amount": [None, str(amount)],
+                                                   "reference": [None, reference], "method": [None, method]},
+                     actor=operator)
+
+    return credit_reference(account, amount, reference=reference, key=key, method=method, provider=provider,
+                            operator=operator, received_at=received_at, note=note, sender="api", then=reported)
 
 
 # --- webhooks -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class WebhookResult:
-    status: int  # HTTP status to answer: 200 credited or duplicate, 400 refused, 404 unknown provider
+    status: int  # HTTP status to answer: 200 credited or duplicate, 400 refused, 404 unknown provider,
+    # 409 the reference was credited before to another account or amount
     outcome: str
     payment: Payment | None = None
 
@@ -253,22 +331,20 @@ def handle_webhook(provider_code: str, body: bytes, headers: Mapping[str, str], 
             raise PaymentError(f"no account {notification.account_number}")
         if notification.currency != account.site.currency:
             raise PaymentError(f"currency {notification.currency}, the account is in {account.site.currency}")
-        with transaction.atomic():
-            order = checkout.order_for_payment(row, notification.order, account, notification.amount,
-                                               notification.currency, notification.external_id) \
-                if notification.order else None
-            already = Payment.objects.filter(provider=row, external_id=notification.external_id).first()
-            payment = already or take_payment(account, notification.amount, method=Payment.Method.ONLINE,
-                                              provider=row, external_id=notification.external_id,
-                                              received_at=notification.paid_at,
-                                              note=f"order {order.number}" if order else "")
-            if order is not None:
-                checkout.mark_paid(order, payment)
-        log.outcome = WebhookLog.Outcome.DUPLICATE if already else WebhookLog.Outcome.CREDITED
+        payment, created = credit_reference(
+            account, notification.amount, reference=notification.external_id,
+            key=f"pay:{row.code}:{notification.external_id}", method=Payment.Method.ONLINE, provider=row,
+            received_at=notification.paid_at, note=f"order {notification.order}" if notification.order else "",
+            order=notification.order, sender=f"webhook:{row.code}")
+        log.outcome = WebhookLog.Outcome.CREDITED if created else WebhookLog.Outcome.DUPLICATE
         log.save()
         return WebhookResult(200, log.outcome, payment)
     except BadSignature as exc:
         log.outcome, log.reason = WebhookLog.Outcome.BAD_SIGNATURE, str(exc)[:200]
+    except ReferenceReused as exc:
+        log.outcome, log.reason = WebhookLog.Outcome.REUSED, str(exc)[:200]
+        log.save()
+        return WebhookResult(409, log.outcome)
     except (PaymentError, checkout.CheckoutError) as exc:
         log.outcome, log.reason = WebhookLog.Outcome.REJECTED, str(exc)[:200]
     log.save()

@@ -1,6 +1,7 @@
 """Daily reconciliation: what each operator and each provider took in on a local day,
 checked against the ledger (every payment is exactly one entry of the same amount, and
-no payment-kind entry lacks its payment)."""
+no payment-kind entry lacks its payment), and the payment references refused that day because
+they had been credited before to another account or amount (for finance to review)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
 
+from meterhub.accounts.models import AuditEntry
 from meterhub.assets.models import Site
+from meterhub.billing import payments as billing_payments
 from meterhub.billing.ledger import cents
 from meterhub.billing.models import LedgerEntry, Payment
 from meterhub.billing.settlement import local_midnight
@@ -40,6 +43,7 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     ledger_net: Decimal = Decimal(0)
     unmatched_entries: list[LedgerEntry] = field(default_factory=list)
+    refused_references: list[AuditEntry] = field(default_factory=list)  # credited nothing: not in the sums
 
     @property
     def net(self) -> Decimal:
@@ -69,4 +73,13 @@ def daily(site: Site, day: date) -> Report:
     entries = LedgerEntry.objects.filter(account__site=site, kind__in=MONEY_KINDS, at__gte=start, at__lt=end)
     report.ledger_net = cents(entries.aggregate(s=Sum("amount"))["s"])
     report.unmatched_entries = list(entries.filter(payment__isnull=True))
+    report.refused_references = refused_references(site, start, end)
     return report
+
+
+def refused_references(site: Site, start: datetime, end: datetime) -> list[AuditEntry]:
+    """References refused in [start, end) that concern the site (the account credited before or the
+    one tried now), oldest first. Each entry's changes hold [before, now] for account, amount, site,
+    and the sender (`api`, `webhook:<provider>`)."""
+    rows = AuditEntry.objects.filter(action=billing_payments.REFUSED, at__gte=start, at__lt=end).order_by("at", "id")
+    return [r for r in rows if site.code in (r.changes.get("site") or [])]
