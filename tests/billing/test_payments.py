@@ -264,8 +264,9 @@ def test_two_webhooks_at_once_with_one_reference_for_two_accounts_credit_one(sit
         thread.start()
     for thread in threads:
         thread.join(30)
-    outcomes = sorted((getattr(r, "status", r), getattr(r, "outcome", "")) for r in results.values())
-    assert outcomes == [(200, "credited"), (409, "reused")], results
+    outcomes = sorted(f"{r.status} {r.outcome}" if isinstance(r, payments.WebhookResult) else r
+                      for r in results.values())
+    assert outcomes == ["200 credited", "409 reused"], results
     credited = Payment.objects.get()
     assert LedgerEntry.objects.count() == 1 and credited.amount == D(50)
     balances = {a.number: a.balance for a in (type(a).objects.get(pk=a.pk) for a in accounts)}
