@@ -6,7 +6,8 @@ hosted page, or the sandbox page; a kiosk shows it as a QR code). The order itse
 no money: the provider's signed webhook (payments.handle_webhook) names the order, and
 in one transaction the payment is credited through payments.take_payment (which restores
 a prepaid supply once the balance is back above the limit) and the order is marked paid.
-The provider's reference keys the ledger entry, so a webhook repeated credits once; a
+The provider's reference keys the ledger entry, so a webhook repeated credits once (and the
+reference credited before to another account or amount is refused, payments.credit_reference); a
 second, different payment for an order already paid is refused and logged (finance
 refunds it at the provider), so an order is never credited twice.
 
@@ -156,7 +157,7 @@ def cancel(order: PaymentOrder) -> PaymentOrder:
     return order
 
 
-# --- called by payments.handle_webhook, inside its transaction ------------------------------
+# --- called by payments.credit_reference, inside its transaction ----------------------------
 
 def order_for_payment(provider: PaymentProvider, order_number: str, account: Account, amount: Decimal,
                       currency: str, external_id: str) -> PaymentOrder:

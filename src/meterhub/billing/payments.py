@@ -3,8 +3,10 @@
 Every payment is one ledger entry (a recharge on a prepaid account, a payment on a
 postpaid one) posted with an idempotency key: the counter form carries a one-time token
 (a double click posts once), a provider notification is keyed by the provider's own
-reference (the same notification three times credits once). A payment to a prepaid
-account that was cut off restores supply in the same transaction (billing.prepaid).
+reference (the same notification three times credits once); the same reference for another
+account or amount is refused and recorded for review (credit_reference, the one path of webhooks
+and integrators' reports). A payment to a prepaid account that was cut off restores supply in the
+same transaction (billing.prepaid).
 
 Providers sit behind one interface (`Provider.verify(body, headers, now) -> Notification`).
 The built-in one, `SignedJson`, checks the signature header
