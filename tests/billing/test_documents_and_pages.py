@@ -73,6 +73,16 @@ def test_billing_pages_for_finance(signed_in, billed):
                                {"amount": "25.50", "method": "cash", "token": "tok-1"})
         assert response.status_code == 302
     assert Payment.objects.get().amount == D("25.50")
+    # the same form sent again after changing the amount (the back button): refused, said plainly
+    response = client.post(reverse("billing-take-payment", args=[account.pk]),
+                           {"amount": "30", "method": "cash", "token": "tok-1"}, follow=True)
+    receipt = Payment.objects.get().receipt_no
+    assert f"this form already took payment {receipt}" in response.content.decode()
+    assert Payment.objects.get().amount == D("25.50")
+    response = client.post(reverse("billing-take-payment", args=[billed[1].pk]),  # and for another account
+                           {"amount": "25.50", "method": "cash", "token": "tok-1"}, follow=True)
+    assert f"this form already took payment {receipt}" in response.content.decode()
+    assert Payment.objects.count() == 1
     assert client.get(reverse("billing-receipt", args=[Payment.objects.get().pk]))["Content-Type"] == "application/pdf"
     response = client.post(reverse("billing-take-payment", args=[account.pk]), {"amount": "abc", "method": "cash"},
                            follow=True)

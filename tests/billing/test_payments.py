@@ -117,6 +117,23 @@ def test_counter_payment_with_a_form_token_posts_once_and_refunds_are_bounded(ac
     assert account.balance == D(20) == ledger.balance_of(account)
 
 
+def test_a_form_sent_again_after_a_change_is_refused_naming_what_it_took(account, make_operator):
+    """A double submit is one payment (or refund); the same form sent again with another amount
+    (the back button) is refused plainly, and the ledger is as the first submit left it."""
+    cashier = make_operator("finance")
+    first = payments.take_counter_payment(account, D(30), method="cash", operator=cashier, token="f1")
+    assert payments.take_counter_payment(account, D(30), method="cash", operator=cashier, token="f1") == first
+    with pytest.raises(payments.FormUsed, match=first.receipt_no):
+        payments.take_counter_payment(account, D(35), method="cash", operator=cashier, token="f1")
+    full = payments.refund(first, D(30), operator=cashier, key="refund:form:r1")
+    assert payments.refund(first, D(30), operator=cashier, key="refund:form:r1") == full  # a double click
+    with pytest.raises(payments.FormUsed, match=full.receipt_no):
+        payments.refund(first, D(20), operator=cashier, key="refund:form:r1")
+    account.refresh_from_db()
+    assert account.balance == D(0) == ledger.balance_of(account)
+    assert Payment.objects.filter(account=account).count() == 2
+
+
 def test_daily_reconciliation_per_operator_and_provider(site, account, provider, make_operator):
     cashier = make_operator("finance", username="cashier1")
     payments.take_payment(account, D(30), method="cash", operator=cashier)

@@ -34,6 +34,7 @@ from typing import Protocol
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from meterhub.accounts import audit
 from meterhub.assets.models import Meter
@@ -139,12 +140,44 @@ def take_payment(account: Account, amount: Decimal, *, method: str, operator=Non
     return payment
 
 
+class FormUsed(PaymentError):
+    """A form's one-time token already took a payment or made a refund of another amount or to
+    another account: the form was sent again after a change (the back button), not double-clicked."""
+
+    def __init__(self, earlier: Payment):
+        self.earlier = earlier
+        super().__init__(_("this form already took payment %(receipt)s; open the account again to take another")
+                         % {"receipt": earlier.receipt_no})
+
+
+def take_counter_payment(account: Account, amount: Decimal, *, method: str, operator, token: str = "",
+                         note: str = "") -> Payment:
+    """A payment taken at the counter. The form's one-time token makes a double submit take it once;
+    the same form sent again with another amount or for another account is refused (FormUsed), naming
+    the receipt it took, so the operator opens the account again rather than meeting an error page."""
+    if not token:
+        return take_payment(account, amount, method=method, operator=operator, note=note)
+    key = f"pay:form:{token}"
+    try:
+        with transaction.atomic():
+            return take_payment(account, amount, method=method, operator=operator, key=key, note=note)
+    except IntegrityError:  # ledger.post: the key was used for a different posting
+        earlier = _credited(key)
+        if earlier is None:
+            raise
+        raise FormUsed(earlier) from None
+
+
 @transaction.atomic
 def refund(payment: Payment, amount: Decimal, *, operator=None, key: str | None = None, note: str = "") -> Payment:
     """Pay back (part of) a payment: never more than what is left of it."""
     if payment.kind != Payment.Kind.PAYMENT:
         raise PaymentError("only a payment can be refunded")
     ledger.lock_accounts([payment.account_id])
+    if key is not None and (earlier := _credited(key)) is not None:  # the form sent again
+        if earlier.refund_of_id != payment.pk or earlier.amount != amount:
+            raise FormUsed(earlier)
+        return earlier
     refunded = ledger.cents(payment.refunds.aggregate(s=Sum("amount"))["s"])
     if not isinstance(amount, Decimal) or amount <= 0 or amount != amount.quantize(ledger.CENT):
         raise PaymentError(f"a refund is a positive amount in cents, not {amount}")

@@ -98,9 +98,8 @@ def take_payment(request, pk):
         method = request.POST.get("method", "")
         if method not in (Payment.Method.CASH, Payment.Method.POS):
             raise payments.PaymentError(_("Choose cash or card"))
-        payment = payments.take_payment(account, amount, method=method, operator=request.user,
-                                        key=f"pay:form:{token}" if token else None,
-                                        note=request.POST.get("note", ""))
+        payment = payments.take_counter_payment(account, amount, method=method, operator=request.user, token=token,
+                                                note=request.POST.get("note", ""))
     except (InvalidOperation, payments.PaymentError) as exc:
         messages.error(request, _("Payment not taken: %(e)s") % {"e": exc if str(exc) else _("enter an amount")})
         return redirect("billing-account", pk=pk)
