@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.urls import path
 from ninja import NinjaAPI
+from ninja.errors import ValidationError
 
 from meterhub.accounts import roles
 from meterhub.api import (
@@ -32,6 +33,15 @@ api = NinjaAPI(title="meterhub API", version="1", urls_namespace="api",
                description="Sites, customers, meters, readings, daily and monthly consumption, alarms, seals, commands, billing accounts, payments and bills. Every route names the capability it needs (x-capability). "
                            "See docs/api.md.",
                docs_decorator=requires(DOCS_CAPABILITY))
+
+
+@api.exception_handler(ValidationError)
+def invalid_input(request, exc: ValidationError):
+    """A path naming nothing (an id that is no number, or beyond any id) is 404 like an unknown id;
+    a bad query parameter or body stays 422 with its reasons."""
+    if exc.errors and all(error.get("loc", ("",))[0] == "path" for error in exc.errors):
+        return api.create_response(request, {"detail": "Not Found"}, status=404)
+    return api.create_response(request, {"detail": exc.errors}, status=422)
 
 
 @api.exception_handler(ratelimit.RateLimited)
