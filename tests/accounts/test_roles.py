@@ -70,7 +70,8 @@ def test_the_api_is_walked_too():
             "api:api-seals", "api:api-commands", "api:api-customer", "api:api-accounts", "api:api-account",
             "api:api-account-entries", "api:api-payments", "api:api-payment", "api:api-bills", "api:api-bill",
             "api:api-meter-days", "api:api-meter-months", "api:api-site-meter-days", "api:api-site-meter-months",
-            "api:api-site-days", "api:api-site-months"} <= names
+            "api:api-site-days", "api:api-site-months", "api:api-meter", "api:api-site", "api:api-alarm",
+            "api:api-seal"} <= names
 
 
 def test_every_route_is_guarded_by_a_capability():

@@ -154,7 +154,9 @@ def test_openapi_schema_lists_every_route_with_its_capability(signed_in):
                                ("/api/v1/sites/{site_code}/meters/consumption/daily", "get"),
                                ("/api/v1/sites/{site_code}/meters/consumption/monthly", "get"),
                                ("/api/v1/sites/{site_code}/consumption/daily", "get"),
-                               ("/api/v1/sites/{site_code}/consumption/monthly", "get")}
+                               ("/api/v1/sites/{site_code}/consumption/monthly", "get"),
+                               ("/api/v1/meters/{meter_id}", "get"), ("/api/v1/sites/{site_code}", "get"),
+                               ("/api/v1/alarms/{alarm_id}", "get"), ("/api/v1/seals/{seal_id}", "get")}
     assert {op["x-capability"] for op in operations.values()} == {"assets.view", "reports.view", "billing.view",
                                                                   "alarms.view", "seals.view", "commands.send",
                                                                   "payments.take"}

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from meterhub.aggregates import collection
@@ -93,6 +94,22 @@ def site_figures(site: Site, now: datetime | None = None) -> SiteFigures:
         open_alarms=open_alarms(site),
         usage=usage,
     )
+
+
+def meters_by_kind(site: Site) -> list[dict]:
+    """The site's meters of each kind: all of them and the active ones."""
+    rows = (Meter.objects.filter(site=site).values("kind")
+            .annotate(meters=Count("pk"), active=Count("pk", filter=Q(active=True))).order_by("kind"))
+    return [dict(row) for row in rows]
+
+
+def collector_counts(site: Site) -> dict:
+    """The site's enabled collectors, online (any bus link up now) or offline, and how many are disabled."""
+    enabled = Collector.objects.filter(site=site, enabled=True)
+    total = enabled.count()
+    online = enabled.filter(bus_links__online=True).distinct().count()
+    return {"total": total, "online": online, "offline": total - online,
+            "disabled": Collector.objects.filter(site=site, enabled=False).count()}
 
 
 def open_alarms(site: Site | None = None) -> int:

@@ -24,6 +24,31 @@ from meterhub.notifications import dispatch
 AUTO_CLEAR_REASON = "condition ended"
 
 
+def open_alarms(**where):
+    """Alarms not cleared (raised or acknowledged), narrowed by `where` (meter=..., site=...)."""
+    return Alarm.objects.filter(**where).exclude(state=State.CLEARED)
+
+
+def lifecycle(alarm: Alarm) -> list[dict]:
+    """What happened to the alarm, as its row keeps it, in time order: raised, escalated, acknowledged and
+    cleared, each with who (None: the system) and, for clearing, why. A reopened alarm (flapping) keeps only
+    its latest cycle; `count` and `flaps` say how often it came."""
+    events = [{"event": "raised", "at": alarm.raised_at, "by": None, "reason": ""}]
+    if alarm.escalated_at:
+        events.append({"event": "escalated", "at": alarm.escalated_at, "by": None, "reason": ""})
+    if alarm.acknowledged_at:
+        events.append({"event": "acknowledged", "at": alarm.acknowledged_at, "by": _username(alarm.acknowledged_by),
+                       "reason": ""})
+    if alarm.state == State.CLEARED and alarm.cleared_at:
+        events.append({"event": "cleared", "at": alarm.cleared_at, "by": _username(alarm.cleared_by),
+                       "reason": alarm.clear_reason})
+    return sorted(events, key=lambda e: e["at"])  # stable: raised stays first on a tie
+
+
+def _username(user) -> str | None:
+    return user.username if user is not None else None
+
+
 def open_alarm(kind: str, *, meter=None, collector=None) -> Alarm | None:
     return (Alarm.objects.select_for_update()
             .filter(kind=kind, meter=meter, collector=collector).exclude(state=State.CLEARED).first())

@@ -6,11 +6,12 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
 
 from meterhub.accounts import roles
+from meterhub.aggregates import dashboard
 from meterhub.api import paging
 from meterhub.api.auth import caller_has
 from meterhub.api.filters import given
 from meterhub.api.routes import get
-from meterhub.api.schemas import CustomerDetail, CustomerPage, DbInt, SitePage
+from meterhub.api.schemas import CustomerDetail, CustomerPage, DbInt, SiteDetail, SitePage
 from meterhub.assets.models import Customer, Site
 from meterhub.billing.models import Account
 
@@ -32,8 +33,20 @@ def site_list(request, q: Query[SiteQuery]):
     if q.code:
         rows = rows.filter(code=q.code)
     items, next_after = paging.by_id(rows, q.limit, q.after)
-    return {"items": [{"id": s.pk, "code": s.code, "name": s.name, "time_zone": s.time_zone, "currency": s.currency,
-                       "address": s.address, "meters": s.meters.count()} for s in items], "next_after": next_after}
+    return {"items": [_site(s) for s in items], "next_after": next_after}
+
+
+def _site(s: Site) -> dict:
+    return {"id": s.pk, "code": s.code, "name": s.name, "time_zone": s.time_zone, "currency": s.currency,
+            "address": s.address, "meters": s.meters.count()}
+
+
+@get(router, "/sites/{site_code}", roles.ASSETS_VIEW, url_name="api-site", response=SiteDetail,
+     summary="One site, by its code: its meters by kind and its collectors online and offline")
+def site_detail(request, site_code: str):
+    site = get_object_or_404(Site, code=site_code)
+    return _site(site) | {"meters_by_kind": dashboard.meters_by_kind(site),
+                          "collectors": dashboard.collector_counts(site)}
 
 
 class CustomerQuery(IdPageQuery):

@@ -62,6 +62,54 @@ class MeterOut(Schema):
     active: bool
 
 
+class CommStatusOut(Schema):
+    last_attempt: datetime | None  # the last read tried; a failure when consecutive_failures > 0
+    last_success: datetime | None
+    consecutive_failures: int
+    successes: int
+    failures: int
+    success_rate: float | None  # successes / (successes + failures); null before the first read
+    last_error: str
+
+
+class SwitchOut(Schema):
+    switch: str  # relay | valve
+    state: str  # open | closed
+    supply: str  # on | off (an open relay cuts supply; an open valve lets it through)
+    since: datetime  # when it was first seen in this position
+    seen_at: datetime  # the last sighting (a status read or a command's read-back)
+    command_id: int | None  # the command that moved it there, if one did
+
+
+class LatestReadingOut(Schema):
+    quantity: str
+    ts: datetime
+    value: Decimal  # primary side
+    raw_value: Decimal
+    multiplier: Decimal
+    unit: str
+    quality: str
+    source: str
+
+
+class MeterSealOut(Schema):
+    id: int
+    serial: str
+    seal_type: str
+    position: str
+    state: str
+
+
+class MeterDetail(MeterOut):
+    switch: str  # none | relay | valve: what the meter has
+    comm: CommStatusOut | None  # null: never read
+    switch_state: SwitchOut | None  # null: never seen by a status read or a command
+    latest_readings: list[LatestReadingOut]  # the newest of each quantity among its latest 200 readings
+    open_alarms: int  # raised or acknowledged
+    seals: list[MeterSealOut]  # installed now, by position
+    seals_ok: bool  # no open seal alarm (seal opened, foreign seal, unreadable)
+
+
 class MeterPage(Schema):
     items: list[MeterOut]
     page: int
@@ -76,6 +124,24 @@ class SiteOut(Schema):
     currency: str
     address: str
     meters: int
+
+
+class KindCountOut(Schema):
+    kind: str  # electricity | water | gas
+    meters: int
+    active: int
+
+
+class CollectorCountOut(Schema):
+    total: int  # enabled collectors
+    online: int  # any of its bus links up now
+    offline: int
+    disabled: int
+
+
+class SiteDetail(SiteOut):
+    meters_by_kind: list[KindCountOut]
+    collectors: CollectorCountOut
 
 
 class SitePage(Schema):
@@ -268,6 +334,22 @@ class AlarmOut(Schema):
     cleared_at: datetime | None
 
 
+class AlarmEventOut(Schema):
+    event: str  # raised | escalated | acknowledged | cleared
+    at: datetime
+    by: str | None  # the operator; null for the system (raised, escalated, cleared by itself)
+    reason: str  # why it was cleared; empty otherwise
+
+
+class AlarmDetail(AlarmOut):
+    flaps: int  # times it came back within the flapping window after clearing by itself
+    escalated_at: datetime | None
+    acknowledged_by: str | None
+    cleared_by: str | None  # null when cleared by itself (or not cleared)
+    clear_reason: str
+    history: list[AlarmEventOut]  # the current cycle, in time order
+
+
 class AlarmPage(Schema):
     items: list[AlarmOut]
     next_after: int | None
@@ -282,6 +364,31 @@ class SealOut(Schema):
     collector: str | None
     position: str
     updated_at: datetime
+
+
+class SealEventOut(Schema):
+    action: str  # receive | issue | hand_back | install | remove | return | destroy | lose | void | found
+    from_state: str
+    to_state: str
+    at: datetime
+    by: str | None  # who recorded it
+    technician: str | None  # who it was issued to
+    meter_id: int | None
+    meter: str | None  # serial
+    collector: str | None
+    position: str
+    reason: str
+    job: str  # work order
+    photo: bool  # a photo proves it (the console shows it)
+    location: str | None  # free text; null unless the caller has customers.personal
+    notes: str | None  # likewise
+
+
+class SealDetail(SealOut):
+    batch: str | None  # batch reference; null for a foreign seal
+    chip_asset: str
+    holder: str | None  # the technician holding it
+    history: list[SealEventOut]  # oldest first
 
 
 class SealPage(Schema):

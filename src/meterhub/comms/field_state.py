@@ -16,9 +16,14 @@ def latest_readings(meter) -> list[Reading]:
     return sorted(latest.values(), key=lambda r: r.quantity)
 
 
+def comm_status(meter) -> MeterCommStatus | None:
+    """How reading the meter has gone: None before the first attempt."""
+    return MeterCommStatus.objects.filter(meter=meter).first()
+
+
 def meter_state(meter) -> dict:
     return {
-        "comm": MeterCommStatus.objects.filter(meter=meter).first(),
+        "comm": comm_status(meter),
         "readings": latest_readings(meter),
         "commands": Command.objects.filter(meter=meter).prefetch_related("steps")[:COMMANDS_SHOWN],
         "command_kinds": [(k, label) for k, label in Command.Kind.choices

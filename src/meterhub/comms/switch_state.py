@@ -34,6 +34,16 @@ def _position(is_open: bool | None) -> str | None:
     return None if is_open is None else ("open" if is_open else "closed")
 
 
+def last_seen(meter: Meter) -> dict | None:
+    """Where the meter's relay or valve was last seen, and whether that lets supply through; None if never seen."""
+    state = SwitchState.objects.filter(meter=meter).first()
+    if state is None:
+        return None
+    return {"switch": state.switch, "state": _position(state.open),
+            "supply": "on" if supplied(state.switch, state.open) else "off", "since": state.since,
+            "seen_at": state.seen_at, "command_id": state.command_id}
+
+
 def observe(meter: Meter, is_open: bool, at: datetime, *, switch: str, command: Command | None = None) -> bool:
     """Record a sighting; publish relay.changed when the switch moved. True if it did."""
     state = SwitchState.objects.select_for_update().filter(meter=meter).first()
