@@ -53,7 +53,7 @@ def sealed(meter, admin, tech):
                                             ("/api/v1/alarms/{}", ALARMS_VIEW), ("/api/v1/seals/{}", SEALS_VIEW)])
 def test_an_id_that_names_nothing_is_404_with_a_detail(client, admin, url, capability):
     auth = token_for(admin, capability)
-    for missing in ("999999", "abc", "99999999999999999999", "-1"):
+    for missing in ("999999", "abc", "99999999999999999999", "-1", "a%00b", "x" * 41):
         response = client.get(url.format(missing), **auth)
         assert response.status_code == 404, (missing, response.content)
         assert response.json() == {"detail": "Not Found"}

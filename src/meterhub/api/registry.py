@@ -11,7 +11,7 @@ from meterhub.api import paging
 from meterhub.api.auth import caller_has
 from meterhub.api.filters import given
 from meterhub.api.routes import get
-from meterhub.api.schemas import CustomerDetail, CustomerPage, DbInt, SiteDetail, SitePage
+from meterhub.api.schemas import CustomerDetail, CustomerPage, DbInt, SiteCode, SiteDetail, SitePage
 from meterhub.assets.models import Customer, Site
 from meterhub.billing.models import Account
 
@@ -43,7 +43,7 @@ def _site(s: Site) -> dict:
 
 @get(router, "/sites/{site_code}", roles.ASSETS_VIEW, url_name="api-site", response=SiteDetail,
      summary="One site, by its code: its meters by kind and its collectors online and offline")
-def site_detail(request, site_code: str):
+def site_detail(request, site_code: SiteCode):
     site = get_object_or_404(Site, code=site_code)
     return _site(site) | {"meters_by_kind": dashboard.meters_by_kind(site),
                           "collectors": dashboard.collector_counts(site)}

@@ -25,6 +25,9 @@ def _storable_time(value: datetime) -> datetime:
 
 
 AwareTime = Annotated[datetime, AfterValidator(_storable_time)]
+# What a site's code (a slug of at most 40) can be: anything else names no site, and never reaches the
+# database (PostgreSQL refuses a NUL byte in text).
+SiteCode = Annotated[str, Field(pattern=r"^[-a-zA-Z0-9_]{1,40}$")]
 
 
 class ReadingOut(Schema):
