@@ -1,5 +1,5 @@
-"""A NUL character in a path, a query parameter or a JSON body: 400 with the reason, never a
-server error (PostgreSQL cannot hold one in text, so it used to reach a query and fail there)."""
+"""A NUL character in a query parameter or an API JSON body: 400 with the reason; in a path: 404.
+Never a server error (PostgreSQL cannot hold one in text, so it used to reach a query and fail there)."""
 
 import json
 
@@ -18,12 +18,20 @@ def api_headers(make_operator):
     return token_for(admin, *capabilities_of(Role.ADMINISTRATOR))
 
 
-@pytest.mark.parametrize("url", ["/api/v1/alarms?state=%00", "/api/v1/seals?state=open%00", "/api/v1/sites/%00",
+@pytest.mark.parametrize("url", ["/api/v1/alarms?state=%00", "/api/v1/seals?state=open%00",
                                  "/api/v1/meters?site=a%00b", "/api/v1/alarms?%00=1"])
 def test_an_api_request_with_a_nul_is_refused_with_its_reason(client, api_headers, site, url):
     response = client.get(url, **api_headers)
     assert response.status_code == 400
     assert "NUL characters are not allowed" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("url", ["/api/v1/sites/%00", "/api/v1/sites/north%00/readings", "/meters/%00/"])
+def test_a_path_with_a_nul_names_nothing(client, api_headers, site, url):
+    response = client.get(url, **api_headers)
+    assert response.status_code == 404
+    if url.startswith("/api/"):
+        assert response.json() == {"detail": "Not Found"}
 
 
 def test_a_json_body_with_a_nul_is_refused_and_one_without_goes_on(client, api_headers, site):

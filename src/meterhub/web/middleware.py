@@ -2,7 +2,7 @@ import time
 import zoneinfo
 
 from django.db.models.signals import post_delete, post_save
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import HttpResponseBadRequest, HttpResponseNotFound, JsonResponse
 from django.utils import timezone
 
 from meterhub.assets.models import Site
@@ -61,28 +61,29 @@ _NUL_TEXT = "\x00"
 _NUL_IN_JSON = (b"\x00", b"\\u0000")
 
 
-def _carries_nul(request) -> bool:
-    if _NUL_TEXT in request.path or any(_NUL_TEXT in key or any(_NUL_TEXT in v for v in values)
-                                         for key, values in request.GET.lists()):
+def _nul_in_query_or_api_body(request) -> bool:
+    if any(_NUL_TEXT in key or any(_NUL_TEXT in v for v in values) for key, values in request.GET.lists()):
         return True
-    if request.method in ("POST", "PUT", "PATCH") and request.content_type == "application/json":
-        return any(nul in request.body for nul in _NUL_IN_JSON)
-    return False
+    # the API's JSON bodies; signed webhooks check their signature over the bytes first, then their fields
+    return (request.path.startswith("/api/") and request.method in ("POST", "PUT", "PATCH")
+            and request.content_type == "application/json" and any(nul in request.body for nul in _NUL_IN_JSON))
 
 
 class RefuseNulCharacters:
-    """A NUL character in a path, a query parameter or a JSON body is refused with 400 before any
-    view runs. PostgreSQL cannot store or compare text holding one, so it would otherwise reach a
-    query and fail as a server error; no meter number, code or note has one. (Form fields refuse
-    it already, with Django's own validator.)"""
+    """A NUL character is refused before any view runs: PostgreSQL cannot store or compare text
+    holding one, so it would otherwise reach a query and fail as a server error, and no meter
+    number, code or note has one. A path holding one names nothing (404); a query parameter or an
+    API JSON body holding one is a bad request (400, with the reason). Form fields refuse it
+    already, with Django's own validator."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if _carries_nul(request):
-            message = "NUL characters are not allowed in a path, query parameter or JSON body"
-            if request.path.startswith("/api/"):
-                return JsonResponse({"detail": message}, status=400)
-            return HttpResponseBadRequest(message)
+        api = request.path.startswith("/api/")
+        if _NUL_TEXT in request.path:
+            return JsonResponse({"detail": "Not Found"}, status=404) if api else HttpResponseNotFound()
+        if _nul_in_query_or_api_body(request):
+            message = "NUL characters are not allowed in a query parameter or JSON body"
+            return JsonResponse({"detail": message}, status=400) if api else HttpResponseBadRequest(message)
         return self.get_response(request)
