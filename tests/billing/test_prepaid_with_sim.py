@@ -14,7 +14,7 @@ import asyncio
 import json
 import time as wallclock
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -101,6 +101,7 @@ async def _until(check, timeout: float, what: str, step: float = 0.1):
 
 def test_prepaid_meter_runs_down_trips_recharges_and_closes(prepaid_site):
     account_id = prepaid_site.pk
+    paid: dict = {}  # the recharge, sent again at the end
 
     async def scenario():
         headend, scheduler, worker = runtime.build_headend("e2e")
@@ -131,7 +132,11 @@ def test_prepaid_meter_runs_down_trips_recharges_and_closes(prepaid_site):
             # 3. a recharge by webhook closes the relay again
             # on the head-end's database thread: the in-memory SQLite of the tests takes one
             # writer at a time across threads (a file database waits its turn instead)
-            assert await headend.blocking.run(_webhook, "P-E2E", "50.00") == 200
+            # enough to clear what was used before the trip (a loaded machine trips later, and
+            # the meter uses 2.5 CNY a second) and leave credit
+            owed = max(Decimal(0), -(await state())["balance"])
+            paid["amount"] = f"{owed.quantize(Decimal(1), rounding=ROUND_CEILING) + 50}.00"
+            assert await headend.blocking.run(_webhook, "P-E2E", paid["amount"]) == 200
             await _until(lambda: _async(lambda: not simulated.relay_open), SETTLE_S, "the relay closed")
             await _until(lambda: _command_done(state, "relay_direct_close"), 5, "the close confirmed")
             await asyncio.sleep(1.0)
@@ -150,7 +155,7 @@ def test_prepaid_meter_runs_down_trips_recharges_and_closes(prepaid_site):
     assert [k for k, _s in final["commands"]] == ["relay_trip", "relay_direct_close"]
     # the same notification again credits nothing
     before = Account.objects.get(pk=account_id).balance
-    assert _webhook("P-E2E", "50.00") == 200
+    assert _webhook("P-E2E", paid["amount"]) == 200
     assert Account.objects.get(pk=account_id).balance == before
 
 
