@@ -78,7 +78,7 @@ def test_a_meter_shows_its_communication_relay_latest_registers_alarms_and_seals
     record_comm([CommRecord(meter.pk, T0, ok=True), CommRecord(meter.pk, T0 + timedelta(minutes=15), ok=False,
                                                               error="timeout")])
     store_readings([ReadingRecord(meter.pk, "energy_import", T0 + timedelta(hours=h), Decimal(h), Decimal(10), "kWh",
-                                  "scheduled") for h in range(3)]
+                                  "scheduled") for h in range(250)]  # more than a page's worth: voltage_a is long ago
                    + [ReadingRecord(meter.pk, "voltage_a", T0, Decimal("229.5"), Decimal(1), "V", "scheduled",
                                     quality="suspect")])
     switch_state.observe(meter, True, T0 + timedelta(hours=1), switch="relay")
@@ -100,7 +100,7 @@ def test_a_meter_shows_its_communication_relay_latest_registers_alarms_and_seals
                                     "command_id": None}
     assert [(r["quantity"], r["ts"], r["value"], r["raw_value"], r["unit"], r["quality"])
             for r in body["latest_readings"]] == [
-        ("energy_import", "2026-03-01T02:00:00Z", "20.000000", "2.000000", "kWh", "actual"),
+        ("energy_import", "2026-03-11T09:00:00Z", "2490.000000", "249.000000", "kWh", "actual"),
         ("voltage_a", "2026-03-01T00:00:00Z", "229.500000", "229.500000", "V", "suspect")]
     assert body["open_alarms"] == 1
     assert body["seals"] == [{"id": sealed.pk, "serial": "S000001", "seal_type": "plastic",

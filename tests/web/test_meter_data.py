@@ -91,6 +91,17 @@ def test_meter_page_offers_the_quantities_the_meter_sends(signed_in, meter):
     assert "Your role may not send commands" in page
 
 
+def test_meter_page_offers_a_quantity_last_read_long_ago_behind_months_of_interval_data(signed_in, meter):
+    client, _user = signed_in("readonly")
+    store_readings([ReadingRecord(meter.pk, "energy_export", T0 - timedelta(days=60), Decimal(3), Decimal(1),
+                                  "kWh", "scheduled")]
+                   + [ReadingRecord(meter.pk, "energy_import", T0 + i * STEP, Decimal(i), Decimal(1), "kWh",
+                                    "scheduled") for i in range(300)])
+    page = client.get(reverse("meter-detail", kwargs={"pk": meter.pk})).content.decode()
+    assert '<option value="energy_export">' in page
+    assert "Active energy exported" in page
+
+
 # --- read now -----------------------------------------------------------------------------------
 
 

@@ -107,7 +107,7 @@ class MeterDetail(MeterOut):
     switch: str  # none | relay | valve: what the meter has
     comm: CommStatusOut | None  # null: never read
     switch_state: SwitchOut | None  # null: never seen by a status read or a command
-    latest_readings: list[LatestReadingOut]  # the newest of each quantity among its latest 200 readings
+    latest_readings: list[LatestReadingOut]  # the newest of each quantity it has sent
     open_alarms: int  # raised or acknowledged
     seals: list[MeterSealOut]  # installed now, by position
     seals_ok: bool  # no open seal alarm (seal opened, foreign seal, unreadable)

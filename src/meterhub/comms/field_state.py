@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from meterhub.comms.models import BusLink, Command, LinkEvent, MeterCommStatus
+from meterhub.readings import latest
 from meterhub.readings.models import Reading
 
 COMMANDS_SHOWN = 10
 
 
 def latest_readings(meter) -> list[Reading]:
-    """The newest reading of each quantity."""
-    latest = {}
-    for reading in Reading.objects.filter(meter=meter).order_by("-ts")[:200]:
-        latest.setdefault(reading.quantity, reading)
-    return sorted(latest.values(), key=lambda r: r.quantity)
+    """The newest reading of each quantity the meter has sent."""
+    return latest.latest_per_quantity(meter.pk)
 
 
 def comm_status(meter) -> MeterCommStatus | None:

@@ -15,8 +15,8 @@ from django.views.decorators.http import require_POST
 from meterhub.accounts import roles
 from meterhub.assets.models import Meter
 from meterhub.comms.models import Command
-from meterhub.readings import series
-from meterhub.readings.models import Quality, Reading
+from meterhub.readings import latest, series
+from meterhub.readings.models import Quality
 from meterhub.readings.quantities import label
 from meterhub.web import read_now
 from meterhub.web.access import requires
@@ -31,8 +31,7 @@ def default_quantity(meter: Meter) -> str:
 
 def page_context(meter: Meter) -> dict:
     """What the meter page needs to draw its chart: the quantities this meter has sent."""
-    latest = Reading.objects.filter(meter=meter).order_by("-ts").values_list("quantity", flat=True)[:200]
-    quantities = sorted(set(latest) | {default_quantity(meter)}, key=lambda q: (q != default_quantity(meter), q))
+    quantities = sorted(set(latest.quantities_sent(meter.pk)) | {default_quantity(meter)}, key=lambda q: (q != default_quantity(meter), q))
     return {"chart_quantities": [(q, label(q)) for q in quantities], "read_now_available": read_now.available(meter),
             "chart_text": {"consumption": _("Consumption"), "register": _("Register"), "mean": _("Mean"),
                            "low": _("Lowest"), "high": _("Highest"), "no_data": _("No readings in this range."),
