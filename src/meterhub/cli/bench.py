@@ -75,11 +75,15 @@ def import_(rows: int, baseline_rows: int):
 
 
 @bench.command()
-@click.option("--rows", default=500_000, show_default=True, type=int)
-@click.option("--baseline-rows", default=5_000, show_default=True, type=int)
-@click.option("--meters", default=2_000, show_default=True, type=int)
+@click.option("--rows", default=500_000, show_default=True, type=int,
+              help="Readings stored through the ingest path in each shape (interval, then profile).")
+@click.option("--baseline-rows", default=5_000, show_default=True, type=int,
+              help="Readings saved one at a time with the ORM, the baseline.")
+@click.option("--meters", default=2_000, show_default=True, type=int,
+              help="Meters in the fleet, four register quantities each.")
 @click.option("--batch-size", default=10_000, show_default=True, type=int,
-              help="Readings per store call (the head-end's sink hands over up to 5000 per second).")
+              help="Readings per store call. The head-end's sink hands over what waits each second, "
+              "or sooner once 5,000 wait; 10,000 is a busy second.")
 @click.option("--postgres", "postgres_url", default="postgresql://postgres@127.0.0.1:5432/postgres",
               show_default=True, help="Server for the PostgreSQL run (a meterhub_bench database is made and "
               "dropped there); 'none' to skip.")
