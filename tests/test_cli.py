@@ -1,5 +1,6 @@
 """The console script: every subcommand has help, and import behaves as documented."""
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -11,6 +12,23 @@ def test_every_subcommand_has_help(name):
     result = CliRunner().invoke(main, [name, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage: meterhub" in result.output
+
+
+def _commands(group, ctx, path=("meterhub",)):
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if isinstance(command, click.Group):
+            yield from _commands(command, ctx, (*path, name))
+        else:
+            yield " ".join((*path, name)), command
+
+
+def test_every_command_and_option_says_what_it_does():
+    ctx = click.Context(main)
+    silent = [f"{name} {param.opts[0]}" for name, command in _commands(main, ctx) for param in command.params
+              if isinstance(param, click.Option) and not param.hidden and not param.help]
+    silent += [name for name, command in _commands(main, ctx) if not command.help]
+    assert silent == []
 
 
 def test_top_level_help_lists_every_subcommand():

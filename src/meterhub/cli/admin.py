@@ -34,7 +34,8 @@ def user():
 @user.command("add")
 @click.argument("username")
 @click.option("--role", required=True, help="administrator, operator, finance, technician, analyst or readonly")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Asked for when left out (typed twice, not shown).")
 @click.option("--name", default="", help="Full name shown in the audit log.")
 def user_add(username, role, password, name):
     """Add an operator account."""

@@ -50,9 +50,9 @@ def codec(seconds: float):
 
 
 @bench.command()
-@click.option("--collectors", default=2000, show_default=True, type=int)
+@click.option("--collectors", default=2000, show_default=True, type=int, help="Simulated collectors, each on its own connection.")
 @click.option("--meters", default=8, show_default=True, type=int, help="Meters per collector (one bus each).")
-@click.option("--baud", default=2400, show_default=True, type=int)
+@click.option("--baud", default=2400, show_default=True, type=int, help="RS-485 bus speed the simulated meters answer at.")
 @click.option("--no-baseline", is_flag=True, help="Skip the thread-per-collector baseline.")
 def polling(collectors: int, meters: int, baud: int, no_baseline: bool):
     """Read every meter of a simulated fleet once: cycle time against the bus physics bound
@@ -64,8 +64,9 @@ def polling(collectors: int, meters: int, baud: int, no_baseline: bool):
 
 
 @bench.command("import")
-@click.option("--rows", default=10_000, show_default=True, type=int)
-@click.option("--baseline-rows", default=1_000, show_default=True, type=int)
+@click.option("--rows", default=10_000, show_default=True, type=int, help="Meters imported in bulk.")
+@click.option("--baseline-rows", default=1_000, show_default=True, type=int,
+              help="Meters saved one at a time with the ORM, the baseline.")
 def import_(rows: int, baseline_rows: int):
     """Bulk import of meters against a row-by-row ORM baseline (in a rolled-back transaction)."""
     _migrated_bench_database()
@@ -131,7 +132,7 @@ def ingest(rows: int, baseline_rows: int, meters: int, batch_size: int, postgres
 @bench.command()
 @click.option("--meters", default=50, show_default=True, type=int,
               help="Meters in the fleet (one meter's year is charted; the others interleave with it on disk).")
-@click.option("--days", default=365, show_default=True, type=int)
+@click.option("--days", default=365, show_default=True, type=int, help="Days of 15-minute data charted.")
 @click.option("--postgres", "postgres_url", default="postgresql://postgres@127.0.0.1:5432/postgres",
               show_default=True, help="Server for the run (a meterhub_bench_chart database is made and dropped).")
 def chart(meters: int, days: int, postgres_url: str):
@@ -178,8 +179,8 @@ def _drop_pg_database(url: str, name: str) -> None:
 
 
 @bench.command()
-@click.option("--meters", default=2_000, show_default=True, type=int)
-@click.option("--days", default=365, show_default=True, type=int)
+@click.option("--meters", default=2_000, show_default=True, type=int, help="Meters in the dataset (one site).")
+@click.option("--days", default=365, show_default=True, type=int, help="Days of 15-minute data per meter.")
 @click.option("--repeat", default=9, show_default=True, type=int, help="Timed runs per query (median).")
 @click.option("--rebuild", is_flag=True, help="Generate the dataset again even if it is present.")
 @click.option("--postgres", "postgres_url", default="postgresql://postgres@127.0.0.1:5432/postgres",
@@ -213,7 +214,7 @@ def query(meters: int, days: int, repeat: int, rebuild: bool, postgres_url: str)
 
 
 @bench.command()
-@click.option("--meters", default=200, show_default=True, type=int)
+@click.option("--meters", default=200, show_default=True, type=int, help="Meters in the fleet.")
 @click.option("--days", default=7, show_default=True, type=int, help="Days of 15-minute data before the new batch.")
 def aggregates(meters: int, days: int):
     """Aggregates upkeep after one new 15-minute batch, against recomputing from scratch
@@ -225,7 +226,7 @@ def aggregates(meters: int, days: int):
 
 
 @bench.command()
-@click.option("--accounts", default=100_000, show_default=True, type=int)
+@click.option("--accounts", default=100_000, show_default=True, type=int, help="Accounts billed in the run.")
 @click.option("--baseline-accounts", default=500, show_default=True, type=int,
               help="Sample billed by the per-account ORM baseline (scaled to --accounts).")
 @click.option("--batch-size", default=2000, show_default=True, type=int, help="Accounts per transaction.")

@@ -11,7 +11,7 @@ from meterhub.cli import setup_django
 
 @click.command()
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address collectors dial in to.")
-@click.option("--port", default=9100, show_default=True, type=int)
+@click.option("--port", default=9100, show_default=True, type=int, help="Port collectors dial in to.")
 @click.option("--node", default=None, help="Name of this head-end in logs and the command queue (default: host name).")
 @click.option("--mqtt", default=None, metavar="HOST:PORT", help="Subscribe to Glow feeds on this MQTT broker.")
 @click.option("--glow-prefix", default="glow", show_default=True, help="Topic prefix the Glow devices publish under.")

@@ -108,12 +108,13 @@ def keys_revoke(kid):
 
 @seal.command("receive")
 @click.option("--batch", "reference", required=True, help="The delivery's reference.")
-@click.option("--type", "seal_type", required=True, type=click.Choice(["plastic", "wire", "label", "smart"]))
-@click.option("--first", type=int, required=True)
-@click.option("--last", type=int, required=True)
+@click.option("--type", "seal_type", required=True, type=click.Choice(["plastic", "wire", "label", "smart"]),
+              help="What kind of seal the delivery holds.")
+@click.option("--first", type=int, required=True, help="Number of the delivery's first seal.")
+@click.option("--last", type=int, required=True, help="Number of its last seal.")
 @click.option("--prefix", default="", help="Letters before the number, e.g. S.")
 @click.option("--digits", default=6, show_default=True, help="Zero-padded width of the number.")
-@click.option("--supplier", default="")
+@click.option("--supplier", default="", help="Who delivered the seals.")
 def receive(reference, seal_type, first, last, prefix, digits, supplier):
     """Register a delivery of seals numbered PREFIX+FIRST .. PREFIX+LAST, in stock."""
     setup_django()
@@ -134,7 +135,8 @@ def receive(reference, seal_type, first, last, prefix, digits, supplier):
 @click.option("--serial", "serials", multiple=True, help="A seal number (repeatable).")
 @click.option("--layout", type=click.Choice(["sheet", "roll"]), default="sheet", show_default=True,
               help="sheet: A4 3x8; roll: one 50x30 mm label per page for a label printer.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="PDF file to write.")
 def labels(meter, serials, layout, output):
     """Print labels of installed seals (QR code plus the seal number) as PDF."""
     setup_django()

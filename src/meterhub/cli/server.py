@@ -21,7 +21,7 @@ def _uvicorn(host: str, port: int):
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for the LAN).")
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 def web(host, port):
     """Serve the operator console. Run `meterhub migrate` first after an upgrade."""
     setup_django()
@@ -29,7 +29,8 @@ def web(host, port):
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address the console listens on (0.0.0.0 for the LAN).")
 @click.option("--port", default=8000, show_default=True, type=int, help="Console port.")
 @click.option("--headend-port", default=9100, show_default=True, type=int, help="Port collectors dial in to.")
 @click.option("--control-port", default=9190, show_default=True, type=int,

@@ -238,7 +238,7 @@ def _send(cmd: dict, host, port) -> dict:
 
 @simulate.command()
 @click.option("--meter", required=True, help="Meter serial or address.")
-@click.option("--kind", required=True, type=click.Choice(TAMPER_KINDS))
+@click.option("--kind", required=True, type=click.Choice(TAMPER_KINDS), help="The tampering to simulate.")
 @click.option("--value", default=None, help="bypass: fraction (0.5); foreign-seal: the chip's asset number.")
 @_control_options
 def tamper(meter, kind, value, host, port):
@@ -251,7 +251,8 @@ def tamper(meter, kind, value, host, port):
 @click.option("--collector", default=None,
               help="Collector code or registration id; '*' or a comma list for storm.")
 @click.option("--kind", required=True,
-              type=click.Choice(sorted(set(METER_FAULT_KINDS) | set(COLLECTOR_FAULT_KINDS))))
+              type=click.Choice(sorted(set(METER_FAULT_KINDS) | set(COLLECTOR_FAULT_KINDS))),
+              help="The fault to inject, on the meter or on the collector.")
 @click.option("--value", default=None,
               help="late: seconds; no-reply/corrupt/bad-checksum: probability or false; clock-off: "
                    "seconds; replace: new address; drop/storm: reconnect after s; garbage: bytes; "
