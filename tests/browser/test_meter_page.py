@@ -89,6 +89,32 @@ def test_chart_draws_readings_marks_quality_and_zoom_fetches_finer_data(new_page
     assert "Voltage" in page.locator(".u-legend").inner_text()
 
 
+@pytest.fixture
+def nine_digits(transactional_db):
+    """A meter behind 100/100 transformers whose register is past 123,450,000 kWh."""
+    site = Site.objects.create(code="plant", name="Plant", time_zone="Asia/Shanghai", currency="CNY")
+    meter = Meter.objects.create(serial="E9", site=site, address="240101000009", ct_ratio=Decimal(100),
+                                 pt_ratio=Decimal(100))
+    start = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
+    store_readings([ReadingRecord(meter.pk, "energy_import", start + i * timedelta(minutes=15),
+                                  Decimal(12_345) + i * Decimal("3.5"), Decimal(10_000), "kWh", "scheduled")
+                    for i in range(150)])
+    return meter
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_register_of_nine_digits_fits_its_axis(nine_digits, new_page, operator_login, width):
+    page = new_page(width=width, height=900)
+    operator_login(page, "readonly")
+    page.goto(f"/meters/{nine_digits.pk}/")
+    _wait_loads(page, 1)
+    page.wait_for_function("document.getElementById('chart').dataset.axesFit !== undefined")
+    assert page.get_attribute("#chart", "data-axes-fit") == "true"
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#load-profile").screenshot(path=str(SHOTS / f"meter-page-nine-digits-{width}.png"))
+
+
 def test_read_now_shows_the_head_ends_answer(new_page, operator_login, metered):
     BusLink.objects.create(collector=metered.collector, port=1, online=True, since=timezone.now(),
                            last_seen=timezone.now())

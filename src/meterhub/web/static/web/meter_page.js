@@ -34,6 +34,23 @@
     return full.slice(11);
   }
 
+  function widestLabel(u, axis, labels) {
+    u.ctx.font = axis.font[0];
+    return Math.max(0, ...(labels || []).map((v) => u.ctx.measureText(String(v)).width)) / devicePixelRatio;
+  }
+
+  // a y axis as wide as its widest tick label: a register reads eight digits and more
+  function fittedSize(u, labels, axisIdx, cycleNum) {
+    const axis = u.axes[axisIdx];
+    if (cycleNum > 1) return axis._size; // uPlot asks again while the layout settles
+    return Math.max(40, Math.ceil(axis.ticks.size + axis.gap + widestLabel(u, axis, labels) + 4));
+  }
+
+  // for the page's tests: whether every y axis's labels fit in it
+  function axesFit(u) {
+    return u.axes.slice(1).every((axis) => axis._size >= axis.ticks.size + axis.gap + widestLabel(u, axis, axis._values));
+  }
+
   function marks(values, qualities, quality) {
     return values.map((v, i) => (qualities[i] === quality ? v : null));
   }
@@ -69,8 +86,8 @@
       columns.push(marks(main, qualities, quality));
     }
     const axes = [{values: (u, splits, ai, space, incr) => splits.map((t) => tick(t, incr, data))},
-                  {scale: "y", label: unit, size: 60}];
-    if (cumulative) axes.push({scale: "reg", side: 1, grid: {show: false}, size: 70});
+                  {scale: "y", label: unit, size: fittedSize}];
+    if (cumulative) axes.push({scale: "reg", side: 1, grid: {show: false}, size: fittedSize});
     const width = Math.max(280, box.clientWidth);
     const opts = {
       width, height: width < 600 ? 240 : 320, series, axes, bands,
@@ -80,6 +97,7 @@
       legend: {show: width >= 600},
       cursor: {drag: {x: true, y: false, setScale: false}},
       hooks: {
+        draw: [(u) => { box.dataset.axesFit = String(axesFit(u)); }],
         setSelect: [(u) => {
           if (u.select.width < 4) return;
           const from = u.posToVal(u.select.left, "x");
