@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from meterhub.headend.bus import CollectorGone
 from meterhub.headend.fleet import CollectorRef, Fleet
 from meterhub.headend.meter_io import MeterRef
-from meterhub.headend.schedule import PlanSpec, Scheduler, due_slot, jitter_for, latest_slot
+from meterhub.headend.schedule import (LATE_GRACE_S, PlanSpec, Scheduler, due_slot, jitter_for, latest_slot,
+                                       stamp_for)
 from meterhub.headend.server import HeadEnd
 from meterhub.headend.sink import BatchSink
 
@@ -87,6 +88,7 @@ class FakeHeadEnd(HeadEnd):
         self.fleet = fleet
         self.sessions = {(reg, 1): Live() for reg in live}
         self.reads: list[tuple[str, list[int]]] = []
+        self.stamps: list[datetime | None] = []
         self.before_read = None  # called with the serial, before the meter is looked up
 
     async def read_meter(self, serial, dis, *, source="on_demand", ts=None):
@@ -95,6 +97,7 @@ class FakeHeadEnd(HeadEnd):
         if serial not in self.fleet.meters:
             raise KeyError(f"unknown meter {serial!r}")  # as HeadEnd.read_meter does
         self.reads.append((serial, dis))
+        self.stamps.append(ts)
         await asyncio.sleep(0)
         return dict.fromkeys(dis, 1)
 
@@ -103,10 +106,11 @@ def spec(meters, items="instant", jitter_s=0, last=None):
     return PlanSpec(7, "p", "*/15 * * * *", "UTC", items, jitter_s, frozenset(m.serial for m in meters), last)
 
 
-def run_plan(headend, plan):
+def run_plan(headend, plan, started=SLOT):
     async def go():
         try:
-            return await Scheduler(headend, lambda node="": [], lambda *a: None).run_plan(plan, SLOT)
+            return await Scheduler(headend, lambda node="": [], lambda *a: None,
+                                   clock=lambda: started).run_plan(plan, SLOT)
         finally:
             await headend.close()
 
@@ -120,6 +124,27 @@ def test_a_plan_reads_only_the_buses_live_on_this_node():
     # REG2 is held by another head-end: reading it here would write failures for its meters
     assert run_plan(headend, spec(meters)) == 2
     assert [serial for serial, _ in headend.reads] == ["E1", "E2"]
+
+
+def test_a_run_on_time_stamps_its_readings_with_the_slot_and_a_late_one_with_the_time_read(caplog):
+    meters = [meter(1), meter(2)]
+    on_time = SLOT + timedelta(seconds=60 + LATE_GRACE_S)  # the plan's jitter and the grace
+    headend = FakeHeadEnd(field(*meters))
+    assert run_plan(headend, spec(meters, jitter_s=60), started=on_time) == 2
+    assert headend.stamps == [SLOT, SLOT]
+
+    late = FakeHeadEnd(field(*meters))  # a head-end that was down at the slot, up hours later
+    with caplog.at_level(logging.WARNING, logger="meterhub.headend.schedule"):
+        assert run_plan(late, spec(meters, jitter_s=60), started=SLOT + timedelta(hours=8, minutes=45)) == 2
+    assert late.stamps == [None, None]  # HeadEnd.read_meter stamps each with the time it reads
+    assert "runs late (8:45:00)" in caplog.text
+
+
+def test_the_slot_stamp_ends_one_second_after_the_jitter_and_grace():
+    p = PlanSpec(1, "p", "0 0 * * *", "UTC", "daily", 30, frozenset(), None)
+    last_on_time = SLOT + timedelta(seconds=30 + LATE_GRACE_S)
+    assert stamp_for(p, SLOT, SLOT) == stamp_for(p, SLOT, last_on_time) == SLOT
+    assert stamp_for(p, SLOT, last_on_time + timedelta(seconds=1)) is None
 
 
 def test_a_bus_lost_mid_plan_is_left_alone():

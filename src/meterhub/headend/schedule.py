@@ -4,6 +4,12 @@ A plan's cron is read in its own time zone (the site's), so "0 0 * * *" is local
 midnight through DST changes. A head-end that was down for six slots runs the plan
 once for the latest slot, not six times.
 
+A run's readings are stamped with its slot, so a re-read of a slot is idempotent and
+interval reads sit on the grid VEE expects. A run that starts late (beyond its jitter
+and LATE_GRACE_S) stamps each reading with the time it was read instead: registers read
+at 08:45 by a head-end that was down at midnight are not the midnight values, and
+stamping them so would move the morning's use into the day before.
+
 With several head-ends, each runs every plan for the buses it holds: the last slot run
 is kept per (plan, node), and a node reads only the buses with a live session on it.
 """
@@ -50,6 +56,15 @@ def due_slot(plan: PlanSpec, now: datetime) -> datetime | None:
     if plan.last_slot is not None and slot <= plan.last_slot:
         return None
     return slot
+
+
+LATE_GRACE_S = 300  # beyond its jitter, a run starting this late reads another instant's values
+
+
+def stamp_for(plan: PlanSpec, slot: datetime, now: datetime) -> datetime | None:
+    """The instant a run of `plan` for `slot`, starting at `now`, stamps its readings with:
+    the slot, or None (each reading's own time) when the run starts late."""
+    return slot if now - slot <= timedelta(seconds=plan.jitter_s + LATE_GRACE_S) else None
 
 
 def jitter_for(key: str, jitter_s: int) -> float:
@@ -136,6 +151,10 @@ class Scheduler:
         if plan.items == "clock":
             return await self.run_clock_plan(plan, slot)
         dis_for = items_for(plan.items)
+        stamp = stamp_for(plan, slot, self.now())
+        if stamp is None:
+            log.warning("plan %s slot %s runs late (%s): readings stamped with the time they are read",
+                        plan.name, slot.isoformat(), self.now() - slot)
         buses: dict = {}
         for meter in self.headend.fleet.meters.values():  # the fleet's order: by bus, then address
             # A meter the plan asks nothing of (status words of a 1997 meter) is not read:
@@ -156,7 +175,7 @@ class Scheduler:
                 attempted += 1
                 try:
                     values = await self.headend.read_meter(meter.serial, dis_for(meter), source="scheduled",
-                                                           ts=slot)
+                                                           ts=stamp)
                 except Exception:
                     log.exception("plan %s: reading meter %s failed", plan.name, meter.serial)
                     continue
