@@ -115,6 +115,28 @@ def test_a_register_of_nine_digits_fits_its_axis(nine_digits, new_page, operator
     page.locator("#load-profile").screenshot(path=str(SHOTS / f"meter-page-nine-digits-{width}.png"))
 
 
+@pytest.fixture
+def read_twice_in_a_minute(transactional_db):
+    """A meter read twice, twenty seconds apart: all it has, just after installation."""
+    site = Site.objects.create(code="new", name="New", time_zone="Asia/Shanghai", currency="CNY")
+    meter = Meter.objects.create(serial="E7", site=site, address="240101000007")
+    first = timezone.now().replace(microsecond=0) - timedelta(minutes=5)
+    store_readings([ReadingRecord(meter.pk, "energy_import", first + timedelta(seconds=s), Decimal(18_560) + s,
+                                  Decimal(1), "kWh", "on_demand") for s in (0, 20)])
+    return meter
+
+
+def test_ticks_less_than_a_minute_apart_show_seconds_and_differ(read_twice_in_a_minute, new_page, operator_login):
+    page = new_page()
+    operator_login(page, "readonly")
+    page.goto(f"/meters/{read_twice_in_a_minute.pk}/")
+    _wait_loads(page, 1)
+    page.wait_for_function("document.getElementById('chart').dataset.timeTicks")
+    ticks = page.get_attribute("#chart", "data-time-ticks").split("|")
+    assert len(ticks) >= 2 and len(set(ticks)) == len(ticks), ticks
+    assert all(len(t) == 8 for t in ticks if ":" in t), ticks  # HH:MM:SS
+
+
 def test_read_now_shows_the_head_ends_answer(new_page, operator_login, metered):
     BusLink.objects.create(collector=metered.collector, port=1, online=True, since=timezone.now(),
                            last_seen=timezone.now())

@@ -20,18 +20,20 @@
     return m ? decodeURIComponent(m[1]) : (field ? field.value : "");
   }
 
-  function fmtTime(t, data) {
+  function fmtTime(t, data, seconds = false) {
     const d = uPlot.tzDate(new Date(t * 1000), data.time_zone);
     const p = (n) => String(n).padStart(2, "0");
-    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}` +
+      (seconds ? `:${p(d.getSeconds())}` : "");
   }
 
-  // 24-hour, year-month-day ticks: the same for every language, no "12am"
+  // 24-hour, year-month-day ticks: the same for every language, no "12am"; seconds when
+  // the ticks are less than a minute apart (a meter read twice in a minute)
   function tick(t, incr, data) {
     const full = fmtTime(t, data);
     if (incr >= 28 * 86400) return full.slice(0, 7);
     if (incr >= 86400 || full.endsWith("00:00")) return full.slice(5, 10);
-    return full.slice(11);
+    return incr < 60 ? fmtTime(t, data, true).slice(11) : full.slice(11);
   }
 
   function widestLabel(u, axis, labels) {
@@ -46,7 +48,7 @@
     return Math.max(40, Math.ceil(axis.ticks.size + axis.gap + widestLabel(u, axis, labels) + 4));
   }
 
-  // for the page's tests: whether every y axis's labels fit in it
+  // for the page's tests (with the time axis's labels, in build): whether every y axis's labels fit in it
   function axesFit(u) {
     return u.axes.slice(1).every((axis) => axis._size >= axis.ticks.size + axis.gap + widestLabel(u, axis, axis._values));
   }
@@ -97,7 +99,10 @@
       legend: {show: width >= 600},
       cursor: {drag: {x: true, y: false, setScale: false}},
       hooks: {
-        draw: [(u) => { box.dataset.axesFit = String(axesFit(u)); }],
+        draw: [(u) => {
+          box.dataset.axesFit = String(axesFit(u));
+          box.dataset.timeTicks = (u.axes[0]._values || []).join("|");
+        }],
         setSelect: [(u) => {
           if (u.select.width < 4) return;
           const from = u.posToVal(u.select.left, "x");
