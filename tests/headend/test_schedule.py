@@ -8,8 +8,15 @@ from hypothesis import strategies as st
 from meterhub.headend.bus import CollectorGone
 from meterhub.headend.fleet import CollectorRef, Fleet
 from meterhub.headend.meter_io import MeterRef
-from meterhub.headend.schedule import (LATE_GRACE_S, PlanSpec, Scheduler, due_slot, jitter_for, latest_slot,
-                                       stamp_for)
+from meterhub.headend.schedule import (
+    LATE_GRACE_S,
+    PlanSpec,
+    Scheduler,
+    due_slot,
+    jitter_for,
+    latest_slot,
+    stamp_for,
+)
 from meterhub.headend.server import HeadEnd
 from meterhub.headend.sink import BatchSink
 
