@@ -143,6 +143,26 @@ def test_dashboard_counts(signed_in, collector, meter):
     assert response.context["meters_online"] == 1
 
 
+def test_a_disabled_collector_online_counts_neither_online_nor_in_the_total(signed_in, collector):
+    """The head-end does not serve a disabled collector, so "online / total" is over enabled ones only."""
+    from django.utils import timezone
+
+    from meterhub.assets.models import Collector
+    from meterhub.comms.models import BusLink
+
+    now = timezone.now()
+    Collector.objects.create(code="DTU-2", site=collector.site, registration_id="REG-2")  # enabled, offline
+    disabled = Collector.objects.create(code="DTU-3", site=collector.site, registration_id="REG-3", enabled=False)
+    for c in (collector, disabled):
+        BusLink.objects.create(collector=c, port=1, online=True, since=now, last_seen=now)
+    client, _ = signed_in("readonly")
+    response = client.get(reverse("dashboard"))
+    assert (response.context["collectors_online"], response.context["collector_count"]) == (1, 2)
+    [north] = response.context["sites"]
+    assert (north.collectors_online, north.collectors) == (1, 2)
+    assert '<strong>1 / 2</strong><span>Collectors online' in response.content.decode()
+
+
 def test_times_show_in_the_site_zone_and_forms_read_it(signed_in, collector, meter):
     client, user = signed_in("operator")  # no zone of their own: the site's (Asia/Shanghai, UTC+8)
     premise = Premise.objects.create(site=collector.site, unit="101")

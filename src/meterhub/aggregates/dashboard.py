@@ -2,7 +2,9 @@
 
 * a meter is online when it was read successfully within the last hour (the demo and most
   read plans read every 15 minutes);
-* a collector is online when any of its bus links is up now;
+* a collector is online when it is enabled and any of its bus links is up now; the total it
+  is shown against is the enabled collectors too (a disabled one is not served by the
+  head-end, and a link it still reports would push "online / total" past 100 %);
 * today's collection rate is computed live (a few queries) so it is right even when
   nothing has arrived for a while;
 * consumption today against yesterday compares both days up to the same hour: the last
@@ -26,7 +28,7 @@ from meterhub.aggregates.quantities import UNITS
 from meterhub.alarms.models import Alarm
 from meterhub.alarms.models import State as AlarmState
 from meterhub.assets.models import Collector, Meter, Site
-from meterhub.comms.models import BusLink, MeterCommStatus
+from meterhub.comms.models import MeterCommStatus
 
 ONLINE_WITHIN = timedelta(hours=1)
 
@@ -88,8 +90,9 @@ def site_figures(site: Site, now: datetime | None = None) -> SiteFigures:
         meters_online=MeterCommStatus.objects.filter(meter__in=meter_ids,
                                                      last_success__gte=now - ONLINE_WITHIN).count(),
         collectors=Collector.objects.filter(site=site, enabled=True).count(),
-        collectors_online=BusLink.objects.filter(collector__site=site, online=True)
-        .values("collector").distinct().count(),
+        # over the same collectors as the total: a disabled one's link still reported up is not served
+        collectors_online=Collector.objects.filter(site=site, enabled=True, bus_links__online=True)
+        .distinct().count(),
         collection=collection.compute(site, today, now),
         open_alarms=open_alarms(site),
         usage=usage,
