@@ -109,3 +109,30 @@ def test_no_collection_figures_for_a_day_not_begun(site, make_meter, feed, monke
     feed(meter, [(NOON - timedelta(hours=2), 1), (NOON - timedelta(hours=1), 2)])
     assert CollectionDay.objects.get(site=site, day=DAY).read == 1
     assert not CollectionDay.objects.filter(site=site, day=date(2026, 3, 3)).exists()
+
+
+def test_todays_counts_take_each_site_on_its_own_local_day_as_compute_does(site, make_meter, feed):
+    """The dashboard's one query for every site agrees with the per-site computation, also where
+    the sites' local days differ."""
+    from meterhub.assets.models import Site
+
+    new_york = Site.objects.create(code="ny", name="New York", time_zone="America/New_York")
+    now = datetime(2026, 3, 2, 3, tzinfo=UTC)  # 11:00 on 2 March in Shanghai, 22:00 on 1 March in New York
+    read_last_night = make_meter("E1")
+    read_this_morning = make_meter("E2")
+    make_meter("E3", installed=datetime(2026, 3, 2, 6, tzinfo=UTC))  # 14:00 in Shanghai: expected today
+    read_in_new_york = make_meter("N1", site=new_york)
+    make_meter("N2", site=new_york, installed=datetime(2026, 3, 2, 6, tzinfo=UTC))  # 01:00 on 2 March there
+    hours = [datetime(2026, 3, 1, 14, tzinfo=UTC), datetime(2026, 3, 1, 15, tzinfo=UTC)]  # 22:00, 23:00 in Shanghai
+    feed(read_last_night, [(ts, v) for v, ts in enumerate(hours)])
+    for meter in (read_this_morning, read_in_new_york):  # 09:00, 10:00 in Shanghai; 20:00, 21:00 in New York
+        feed(meter, [(ts + timedelta(hours=11), v) for v, ts in enumerate(hours)])
+
+    counts = collection.counts_today([site, new_york], now)
+
+    assert {s: (c.day, c.expected, c.read) for s, c in counts.items()} == {
+        site.pk: (date(2026, 3, 2), 3, 1), new_york.pk: (date(2026, 3, 1), 1, 1)}
+    for s in (site, new_york):
+        each = collection.compute(s, counts[s.pk].day, now)
+        assert (each.expected, each.read) == (counts[s.pk].expected, counts[s.pk].read)
+    assert collection.counts_today([], now) == {}

@@ -143,6 +143,65 @@ def test_dashboard_counts(signed_in, collector, meter):
     assert response.context["meters_online"] == 1
 
 
+def a_site_with_figures(i: int, now):
+    """Site i: two enabled collectors (one online), i % 3 + 1 installed meters of which the first was
+    read now (online, collected today, an open alarm), in one of three time zones."""
+    from meterhub.alarms import services as alarms
+    from meterhub.assets.models import Collector, Site
+    from meterhub.comms.models import BusLink, MeterCommStatus
+    from meterhub.headend.records import ReadingRecord
+    from meterhub.readings import processing
+    from meterhub.readings.ingest import store_readings
+
+    site = Site.objects.create(code=f"s{i:02}", name=f"Site {i}",
+                               time_zone=("Asia/Shanghai", "UTC", "America/New_York")[i % 3])
+    online, _offline = (Collector.objects.create(code=f"C{i}-{n}", site=site, registration_id=f"R{i}-{n}")
+                        for n in (1, 2))
+    BusLink.objects.create(collector=online, port=1, online=True, since=now, last_seen=now)
+    meters = [Meter.objects.create(serial=f"E{i}-{n}", site=site, address=f"{i:06}{n:06}", collector=online)
+              for n in range(i % 3 + 1)]
+    for meter in meters:
+        history.install_meter(meter, Premise.objects.create(site=site, unit=meter.serial), datetime(2026, 1, 1, tzinfo=UTC))
+    Meter.objects.create(serial=f"OLD{i}", site=site, address=f"{i:06}999999", active=False)
+    store_readings([ReadingRecord(meters[0].pk, "energy_import", now, Decimal(5), Decimal(1), "kWh", "scheduled",
+                                  "actual")])
+    while processing.process_dirty():
+        pass
+    MeterCommStatus.objects.create(meter=meters[0], last_success=now, successes=1)
+    alarms.raise_alarm("seal_open", now, meter=meters[0])
+    return site
+
+
+def test_the_dashboard_costs_as_many_queries_for_ten_sites_as_for_three(signed_in):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    client, _ = signed_in("readonly")
+
+    def dashboard():
+        client.get(reverse("dashboard"))  # what a new site invalidates (the default time zone) is cached again
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("dashboard"))
+        return response, [q["sql"] for q in queries.captured_queries]
+
+    now = timezone.now()
+    for i in range(3):
+        a_site_with_figures(i, now)
+    _, three = dashboard()
+    for i in range(3, 10):
+        a_site_with_figures(i, now)
+    response, ten = dashboard()
+
+    assert len(ten) == len(three), "\n".join(ten)
+    shown = [(s.site.code, s.meters, s.meters_online, s.collectors, s.collectors_online, s.collection.expected,
+              s.collection.read, s.open_alarms, [u.kind for u in s.usage]) for s in response.context["sites"]]
+    assert shown == [(f"s{i:02}", i % 3 + 1, 1, 2, 1, i % 3 + 1, 1, 1, ["electricity"]) for i in range(10)]
+    totals = ("meter_count", "meters_online", "collector_count", "collectors_online", "expected_today",
+              "read_today", "open_alarms")
+    assert [response.context[k] for k in totals] == [19, 10, 20, 10, 19, 10, 10]
+
+
 def test_a_disabled_collector_online_counts_neither_online_nor_in_the_total(signed_in, collector):
     """The head-end does not serve a disabled collector, so "online / total" is over enabled ones only."""
     from django.utils import timezone

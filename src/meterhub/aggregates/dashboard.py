@@ -5,8 +5,8 @@
 * a collector is online when it is enabled and any of its bus links is up now; the total it
   is shown against is the enabled collectors too (a disabled one is not served by the
   head-end, and a link it still reports would push "online / total" past 100 %);
-* today's collection rate is computed live (a few queries) so it is right even when
-  nothing has arrived for a while;
+* today's collection rate is computed live (one query for all sites) so it is right even
+  when nothing has arrived for a while;
 * consumption today against yesterday compares both days up to the same hour: the last
   whole hour for which today's figure is known;
 * open alarms are those not cleared (raised or acknowledged).
@@ -15,18 +15,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from meterhub.aggregates import collection
 from meterhub.aggregates.consumption import local_day, local_midnight
 from meterhub.aggregates.models import TotalDay
 from meterhub.aggregates.quantities import UNITS
-from meterhub.alarms.models import Alarm
-from meterhub.alarms.models import State as AlarmState
+from meterhub.alarms import services as alarms
 from meterhub.assets.models import Collector, Meter, Site
 from meterhub.comms.models import MeterCommStatus
 
@@ -70,13 +70,39 @@ def compare_days(today: list, yesterday: list) -> tuple[int, float | None, float
     return hours, today[hours - 1], (yesterday[hours - 1] if hours <= len(yesterday) else None)
 
 
-def site_figures(site: Site, now: datetime | None = None) -> SiteFigures:
-    now = now or timezone.now()
-    tz = ZoneInfo(site.time_zone)
-    today = local_day(now, tz)
-    meter_ids = Meter.objects.filter(site=site, active=True).values("pk")
-    totals = {(t.kind, t.day): t for t in TotalDay.objects.filter(
-        site=site, building__isnull=True, day__in=[today, today - timedelta(days=1)])}
+def count_per_site(rows: QuerySet, site_path: str = "site") -> Coalesce:
+    """How many of `rows` belong to the outer query's site: a correlated subquery to annotate a
+    Site queryset with, so a list of sites costs one query, not one per site."""
+    counted = (rows.filter(**{site_path: OuterRef("pk")}).order_by().values(site_path)
+               .annotate(n=Count("pk", distinct=True)).values("n"))
+    return Coalesce(Subquery(counted), 0)
+
+
+def enabled_collectors() -> QuerySet:
+    """The collectors "online / total" is over: the head-end serves only enabled ones."""
+    return Collector.objects.filter(enabled=True)
+
+
+def online_collectors() -> QuerySet:
+    """Enabled collectors with a bus link up now; a disabled one's link is not counted, so the online
+    figure never exceeds the total."""
+    return enabled_collectors().filter(bus_links__online=True)
+
+
+def site_counts(now: datetime) -> dict:
+    """The dashboard's per-site counts, as annotations for a Site queryset."""
+    return {
+        "active_meters": count_per_site(Meter.objects.filter(active=True)),
+        "active_meters_online": count_per_site(MeterCommStatus.objects.filter(
+            meter__active=True, last_success__gte=now - ONLINE_WITHIN), "meter__site"),
+        "enabled_collectors": count_per_site(enabled_collectors()),
+        "online_collectors": count_per_site(online_collectors()),
+        "open_alarms": count_per_site(alarms.open_alarms()),
+    }
+
+
+def usage_of(totals: dict, today: date, tz: ZoneInfo) -> list[Usage]:
+    """Each kind's consumption today against yesterday, from the site's TotalDay rows by (kind, day)."""
     usage = []
     for kind in sorted({k for k, _d in totals}):
         now_row, then_row = totals.get((kind, today)), totals.get((kind, today - timedelta(days=1)))
@@ -84,19 +110,37 @@ def site_figures(site: Site, now: datetime | None = None) -> SiteFigures:
         until = local_midnight(today, tz) + timedelta(hours=hours) if hours else None
         usage.append(Usage(kind, (now_row or then_row).unit or UNITS.get(kind, ""), a, b,
                            until.astimezone(tz) if until else None))
-    return SiteFigures(
+    return usage
+
+
+def figures_of(sites: QuerySet, now: datetime | None = None) -> list[SiteFigures]:
+    """Each site's figures, in a fixed number of queries whatever the number of sites."""
+    now = now or timezone.now()
+    sites = list(sites.annotate(**site_counts(now)))
+    todays = {s.pk: local_day(now, ZoneInfo(s.time_zone)) for s in sites}
+    totals: dict[int, dict] = {}
+    for t in TotalDay.objects.filter(site__in=todays, building__isnull=True,
+                                     day__in={d - timedelta(days=n) for d in todays.values() for n in (0, 1)}):
+        totals.setdefault(t.site_id, {})[(t.kind, t.day)] = t
+    collections = collection.counts_today(sites, now)
+    return [SiteFigures(
         site=site,
-        meters=len(meter_ids),
-        meters_online=MeterCommStatus.objects.filter(meter__in=meter_ids,
-                                                     last_success__gte=now - ONLINE_WITHIN).count(),
-        collectors=Collector.objects.filter(site=site, enabled=True).count(),
-        # over the same collectors as the total: a disabled one's link still reported up is not served
-        collectors_online=Collector.objects.filter(site=site, enabled=True, bus_links__online=True)
-        .distinct().count(),
-        collection=collection.compute(site, today, now),
-        open_alarms=open_alarms(site),
-        usage=usage,
-    )
+        meters=site.active_meters,
+        meters_online=site.active_meters_online,
+        collectors=site.enabled_collectors,
+        collectors_online=site.online_collectors,
+        collection=collections[site.pk],
+        open_alarms=site.open_alarms,
+        usage=usage_of(totals.get(site.pk, {}), todays[site.pk], ZoneInfo(site.time_zone)),
+    ) for site in sites]
+
+
+def site_figures(site: Site, now: datetime | None = None) -> SiteFigures:
+    return figures_of(Site.objects.filter(pk=site.pk), now)[0]
+
+
+def all_sites(now: datetime | None = None) -> list[SiteFigures]:
+    return figures_of(Site.objects.order_by("code"), now)
 
 
 def meters_by_kind(site: Site) -> list[dict]:
@@ -108,18 +152,7 @@ def meters_by_kind(site: Site) -> list[dict]:
 
 def collector_counts(site: Site) -> dict:
     """The site's enabled collectors, online (any bus link up now) or offline, and how many are disabled."""
-    enabled = Collector.objects.filter(site=site, enabled=True)
-    total = enabled.count()
-    online = enabled.filter(bus_links__online=True).distinct().count()
-    return {"total": total, "online": online, "offline": total - online,
-            "disabled": Collector.objects.filter(site=site, enabled=False).count()}
-
-
-def open_alarms(site: Site | None = None) -> int:
-    """Alarms not cleared (raised or acknowledged), for one site or all."""
-    alarms = Alarm.objects.exclude(state=AlarmState.CLEARED)
-    return (alarms.filter(site=site) if site is not None else alarms).count()
-
-
-def all_sites(now: datetime | None = None) -> list[SiteFigures]:
-    return [site_figures(site, now) for site in Site.objects.order_by("code")]
+    counts = Site.objects.filter(pk=site.pk).values(
+        total=count_per_site(enabled_collectors()), online=count_per_site(online_collectors()),
+        disabled=count_per_site(Collector.objects.filter(enabled=False))).get()
+    return counts | {"offline": counts["total"] - counts["online"]}
