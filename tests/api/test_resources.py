@@ -57,6 +57,35 @@ def test_sites_page_by_id(client, admin, site):
     assert client.get("/api/v1/sites?code=s1", **auth).json()["items"][0]["name"] == "S1"
 
 
+def test_the_site_list_costs_as_many_queries_for_ten_sites_as_for_three(client, admin, db):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from meterhub.assets.models import Site
+
+    auth = token_for(admin, ASSETS_VIEW)
+
+    def add_sites(numbers):
+        for i in numbers:
+            site = Site.objects.create(code=f"s{i:02}", name=f"S{i}")
+            for n in range(i % 3):
+                Meter.objects.create(serial=f"E{i}-{n}", site=site, address=f"{i:06}{n:06}", active=n != 1)
+
+    def site_list():
+        client.get("/api/v1/sites", **auth)  # what a new site invalidates (the default time zone) is cached again
+        with CaptureQueriesContext(connection) as queries:
+            body = client.get("/api/v1/sites", **auth).json()
+        return body, [q["sql"] for q in queries.captured_queries]
+
+    add_sites(range(3))
+    _, three = site_list()
+    add_sites(range(3, 10))
+    body, ten = site_list()
+
+    assert len(ten) == len(three), "\n".join(ten)
+    assert [(s["code"], s["meters"]) for s in body["items"]] == [(f"s{i:02}", i % 3) for i in range(10)]
+
+
 def test_customers_personal_data_needs_its_scope_and_the_id_number_never_leaves(client, admin, db):
     Customer.objects.create(account_no="A1", name="Li Wei", phone="13800000000", email="li@example.com",
                             id_number="110101199001011234")
