@@ -240,6 +240,29 @@ def test_the_reconciliation_page_shows_refused_references_in_both_languages(sign
     assert "被拒绝的付款流水号" in zh and "流水号重复使用" in zh
 
 
+def test_the_reconciliation_excel_lists_refused_references_in_both_languages(signed_in, account, other, provider):
+    import io
+
+    from openpyxl import load_workbook
+
+    client, _ = signed_in("finance")
+    for number in ("W1", "W2"):
+        body = notification(number=number)
+        payments.handle_webhook("paynow", body, signed(body))
+    sheets = {}
+    for language in ("en", "zh-hans"):
+        download = client.get("/billing/reconciliation/", {"site": "north", "day": reconciliation_day(account.site),
+                                                           "format": "xlsx", "lang": language})
+        sheets[language] = load_workbook(io.BytesIO(download.content)).worksheets[1]
+    header, row = sheets["en"].iter_rows(values_only=True)
+    assert sheets["en"].title == "Refused payment references"
+    assert header == ("Time", "Reference", "Sent by", "Credited before", "Sent now")
+    assert row[1:] == ("N-1", "webhook:paynow", "W1 50.00", "W2 50.00")
+    assert sheets["zh-hans"].title == "被拒绝的付款流水号"
+    assert [r[1:] for r in sheets["zh-hans"].iter_rows(values_only=True)] == [
+        ("参考号", "发送方", "此前入账", "本次发送"), ("N-1", "webhook:paynow", "W1 50.00", "W2 50.00")]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_webhooks_at_once_with_one_reference_for_two_accounts_credit_one(site, monkeypatch):
     """Each webhook stops just before crediting until the other has got as far, so both have found

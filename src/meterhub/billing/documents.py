@@ -246,6 +246,14 @@ def reconciliation_xlsx(report: reconciliation.Report, language: str = "zh-hans"
             sheet.append([r.method, r.provider, r.operator, r.payments, r.received, r.refunds, r.refunded, r.net])
         sheet.append([_("Total"), "", "", None, None, None, None, report.net])
         sheet.append([_("Ledger"), "", "", None, None, None, None, report.ledger_net])
+        refused = book.create_sheet(_("Refused payment references"))  # the page's table below the sums
+        refused.append([_("Time"), _("Reference"), _("Sent by"), _("Credited before"), _("Sent now")])
+        for r in report.refused_references:
+            account, amount = r.changes["account"], r.changes["amount"]
+            refused.append([f"{timezone.localtime(r.at):%Y-%m-%d %H:%M:%S}", r.changes["reference"][1],
+                            r.changes["sender"][1], f"{account[0]} {amount[0]}", f"{account[1]} {amount[1]}"])
+        if not report.refused_references:
+            refused.append([_("None on this day.")])
         out = io.BytesIO()
         book.save(out)
         return out.getvalue()
