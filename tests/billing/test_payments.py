@@ -197,6 +197,24 @@ def test_a_reference_sent_again_for_another_account_or_amount_is_refused_and_rec
     assert LedgerEntry.objects.count() == 1
 
 
+def test_a_refused_reference_is_listed_at_the_site_of_either_account_only(account, provider):
+    from meterhub.assets.models import Site
+
+    south = Site.objects.create(code="south", name="South Estate", time_zone="Asia/Shanghai", currency="CNY")
+    west = Site.objects.create(code="west", name="West Estate", time_zone="Asia/Shanghai", currency="CNY")
+    make_account(south, "S1", mode="prepaid")
+    make_account(west, "X1", mode="prepaid")
+    make_account(west, "X2", mode="prepaid")
+    for number, nid in (("W1", "N-1"), ("S1", "N-1"), ("X1", "N-2"), ("X2", "N-2")):  # north to south; west only
+        body = notification(number=number, nid=nid)
+        payments.handle_webhook("paynow", body, signed(body))
+    listed = {s.code: [(r.changes["reference"][1], r.changes["site"]) for r in
+                       reconciliation.daily(s, reconciliation_day(s)).refused_references]
+              for s in (account.site, south, west)}
+    assert listed == {"north": [("N-1", ["north", "south"])], "south": [("N-1", ["north", "south"])],
+                      "west": [("N-2", ["west", "west"])]}
+
+
 def test_the_webhook_endpoint_answers_409_for_a_reference_credited_to_another_account(client, account, other,
                                                                                       provider):
     url = "/billing/webhooks/paynow/"

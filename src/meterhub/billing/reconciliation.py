@@ -81,5 +81,6 @@ def refused_references(site: Site, start: datetime, end: datetime) -> list[Audit
     """References refused in [start, end) that concern the site (the account credited before or the
     one tried now), oldest first. Each entry's changes hold [before, now] for account, amount, site,
     and the sender (`api`, `webhook:<provider>`)."""
-    rows = AuditEntry.objects.filter(action=billing_payments.REFUSED, at__gte=start, at__lt=end).order_by("at", "id")
-    return [r for r in rows if site.code in (r.changes.get("site") or [])]
+    concerns_site = Q(changes__site__0=site.code) | Q(changes__site__1=site.code)
+    return list(AuditEntry.objects.filter(concerns_site, action=billing_payments.REFUSED, at__gte=start, at__lt=end)
+                .order_by("at", "id"))
