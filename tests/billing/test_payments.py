@@ -215,6 +215,27 @@ def test_a_refused_reference_is_listed_at_the_site_of_either_account_only(accoun
                       "west": [("N-2", ["west", "west"])]}
 
 
+def test_a_refusal_retried_by_its_sender_is_recorded_once(account, other, provider):
+    """A provider retries a refused notification (each retry answered 409 and logged as a notification);
+    the audit log gets one entry per distinct attempt: another account or amount, or another sender, is new."""
+    from meterhub.accounts.models import AuditEntry
+
+    first = notification()
+    payments.handle_webhook("paynow", first, signed(first))
+    for number, amount in (("W2", "50.00"), ("W2", "50.00"), ("W2", "50.00"), ("W2", "60.00"), ("W1", "60.00"),
+                           ("W1", "60.00")):
+        body = notification(number=number, amount=amount)
+        assert payments.handle_webhook("paynow", body, signed(body)).status == 409
+    with pytest.raises(payments.ReferenceReused):  # the same clash reported by an integrator: another sender
+        payments.record_external(other, D("50.00"), reference="N-1", operator=None, method="online",
+                                 provider=provider)
+    assert WebhookLog.objects.filter(outcome="reused").count() == 6
+    recorded = AuditEntry.objects.filter(action=payments.REFUSED).order_by("id")
+    assert [(r.changes["account"][1], r.changes["amount"][1], r.changes["sender"][1]) for r in recorded] == [
+        ("W2", "50.00", "webhook:paynow"), ("W2", "60.00", "webhook:paynow"), ("W1", "60.00", "webhook:paynow"),
+        ("W2", "50.00", "api")]
+
+
 def test_the_webhook_endpoint_answers_409_for_a_reference_credited_to_another_account(client, account, other,
                                                                                       provider):
     url = "/billing/webhooks/paynow/"
@@ -280,6 +301,57 @@ def test_the_reconciliation_excel_lists_refused_references_in_both_languages(sig
     assert [r[1:] for r in sheets["zh-hans"].iter_rows(values_only=True)] == [
         ("参考号", "发送方", "此前入账", "本次发送"), ("N-1", "webhook:paynow", "W1 50.00", "W2 50.00")]
 
+
+@pytest.mark.django_db(transaction=True)
+def test_two_identical_refusals_at_once_are_recorded_once(site, monkeypatch):
+    """A provider that sends a refused notification twice at once (a retry while the first is still
+    answered): each stops just before saving the refusal's entry, for up to a second, until the other has
+    got as far. Under the account lock the second waits for the first's entry and finds it."""
+    import threading
+
+    from django.db import connection, connections
+
+    from meterhub.accounts.models import AuditEntry
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers: the second refusal cannot look before the first commits")
+    PaymentProvider.objects.create(code="paynow", name="PayNow", secret=SECRET)
+    for number in ("W1", "W2"):
+        make_account(site, number, mode="prepaid")
+    first = notification(number="W1")
+    assert payments.handle_webhook("paynow", first, signed(first)).status == 200
+    ready, recording = threading.Barrier(2), threading.Barrier(2, timeout=1)
+    save = AuditEntry.save
+
+    def save_when_both_looked(entry, *args, **kwargs):
+        try:
+            recording.wait()
+        except threading.BrokenBarrierError:  # the other waits for this one's lock: go on alone
+            pass
+        return save(entry, *args, **kwargs)
+
+    monkeypatch.setattr(AuditEntry, "save", save_when_both_looked)
+    results = []
+
+    def deliver():
+        try:
+            connection.ensure_connection()
+            ready.wait()
+            body = notification(number="W2")
+            results.append(payments.handle_webhook("paynow", body, signed(body)).status)
+        except Exception as exc:  # noqa: BLE001 - shown in the assertion below
+            results.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert results == [409, 409]
+    [refused] = AuditEntry.objects.filter(action=payments.REFUSED)
+    assert refused.changes["account"] == ["W1", "W2"]
 
 @pytest.mark.django_db(transaction=True)
 def test_two_webhooks_at_once_with_one_reference_for_two_accounts_credit_one(site, monkeypatch):

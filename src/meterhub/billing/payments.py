@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from meterhub.accounts import audit
+from meterhub.accounts.models import AuditEntry
 from meterhub.assets.models import Meter
 from meterhub.billing import checkout, ledger, prepaid
 from meterhub.billing.models import Account, LedgerEntry, Payment, PaymentProvider, WebhookLog
@@ -296,15 +297,24 @@ def credit_reference(account: Account, amount: Decimal, *, reference: str, key: 
 
 def _record_refusal(exc: ReferenceReused, *, sender: str, operator) -> None:
     """The audit entry finance reviews (reconciliation.daily lists them): on the payment credited first,
-    with what was credited then and what was tried now (each as [then, now])."""
+    with what was credited then and what was tried now (each as [then, now]). Once per attempt: a sender
+    retrying the same account and amount after its 409 adds nothing (a webhook's retries are each in the
+    webhook log). Under the tried account's lock, so two identical retries at once record one entry."""
     earlier, account = exc.earlier, exc.account
     changes = {"reference": [exc.reference, exc.reference], "account": [earlier.account.number, account.number],
                "amount": [str(earlier.amount), str(exc.amount)], "sender": [None, sender],
                "site": [earlier.account.site.code, account.site.code]}
     if operator is not None:
-        audit.record(REFUSED, earlier, changes, actor=operator)
+        item = audit.entry(REFUSED, earlier, changes, actor=operator)
     else:
-        audit.record(REFUSED, earlier, changes, actor_name=sender)
+        item = audit.entry(REFUSED, earlier, changes, actor_name=sender)
+    with transaction.atomic():
+        ledger.lock_accounts([account.pk])
+        recorded = AuditEntry.objects.filter(  # the payment credited first stands for the reference
+            action=REFUSED, object_type=item.object_type, object_id=item.object_id, actor_name=item.actor_name,
+            changes__account__1=account.number, changes__amount__1=str(exc.amount), changes__sender__1=sender)
+        if not recorded.exists():
+            item.save()
 
 
 def record_external(account: Account, amount: Decimal, *, reference: str, operator, method: str = Payment.Method.CASH,
