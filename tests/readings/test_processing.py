@@ -1,12 +1,13 @@
 """The dirty-day pipeline: steps in order, marks removed only with the work done."""
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection, connections
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 
 from meterhub.headend.records import ReadingRecord
 from meterhub.readings import processing
@@ -108,3 +109,53 @@ def test_a_mark_renewed_with_an_earlier_time_still_comes_round_again(meter, othe
     store_readings([read(meter.pk)])
     processing.process_dirty()
     assert list(DirtyDay.objects.values_list("meter_id", flat=True)) == [meter.pk]
+
+
+def _marks(count: int) -> list[tuple[int, date]]:
+    """`count` marks over meters 1.. and eight days each (marks need no meter row)."""
+    start = T0.date()
+    DirtyDay.objects.bulk_create(DirtyDay(meter_id=1 + i // 8, day=start + timedelta(days=i % 8))
+                                 for i in range(count))
+    return sorted(DirtyDay.objects.values_list("meter_id", "day"))
+
+
+def _statements_of_a_round() -> int:
+    with CaptureQueriesContext(connection) as round_:
+        processing.process_dirty()
+    return len(round_.captured_queries)
+
+
+def test_removing_the_marks_takes_as_many_statements_for_many_marks_as_for_one(recorded_steps):
+    _marks(1)
+    for_one = _statements_of_a_round()
+    _marks(300)
+    assert _statements_of_a_round() == for_one
+    assert not DirtyDay.objects.exists()
+
+
+def test_marks_are_removed_a_chunk_per_statement(recorded_steps, monkeypatch):
+    monkeypatch.setattr(processing, "MARK_CHUNK", 7)
+    _marks(1)
+    for_one = _statements_of_a_round()
+    _marks(20)
+    assert _statements_of_a_round() == for_one + 2  # 20 marks: three chunks
+    assert not DirtyDay.objects.exists()
+
+
+def test_of_many_marks_only_the_ones_renewed_during_processing_stay(recorded_steps):
+    """Each mark is matched on its own meter, day and time: the renewed ones stay, whatever
+    their neighbours in the round."""
+    marked = _marks(40)
+    renewed = [marked[3], marked[17], marked[39]]
+
+    def renews_some(days):
+        if len(recorded_steps) == 1:
+            for meter_id, day in renewed:
+                DirtyDay.objects.filter(meter_id=meter_id, day=day).update(
+                    marked_at=F("marked_at") + timedelta(microseconds=1))
+
+    processing.register(15, "renews some", renews_some)
+    assert processing.process_dirty() == 40
+    assert sorted(DirtyDay.objects.values_list("meter_id", "day")) == renewed
+    assert processing.process_dirty() == 3
+    assert not DirtyDay.objects.exists()

@@ -307,16 +307,16 @@ def _known_meters(ids: set[int], using) -> set[int]:
     # more to send and plan than the lookup itself
     with using.cursor() as cursor:
         if using.vendor == "postgresql":
-            cursor.execute("SELECT id FROM assets_meter WHERE id = ANY(%s::bigint[])", [_pg_array(sorted(ids))])
+            cursor.execute("SELECT id FROM assets_meter WHERE id = ANY(%s::bigint[])", [pg_array(sorted(ids))])
         else:
             cursor.execute("SELECT id FROM assets_meter WHERE id IN (SELECT value FROM json_each(%s))",
                            [json.dumps(sorted(ids))])
         return {row[0] for row in cursor.fetchall()}
 
 
-def _pg_array(values) -> str:
-    """An array literal of ints or dates: psycopg's array dumper costs milliseconds per
-    thousand elements, and a batch sends thousands."""
+def pg_array(values) -> str:
+    """An array literal of ints, dates or ISO instants (nothing to quote): psycopg's array
+    dumper costs milliseconds per thousand elements, and a batch sends thousands."""
     return "{" + ",".join(map(str, values)) + "}"
 
 
@@ -440,7 +440,7 @@ def _mark_dirty(days: set[tuple[int, date]], using) -> None:
             cursor.execute(
                 "INSERT INTO readings_dirtyday (meter_id, day, marked_at)"
                 f" SELECT m, d, %s FROM unnest(%s::bigint[], %s::date[]) AS t(m, d) {on_conflict}",
-                [now, _pg_array(meters), _pg_array(dates)])
+                [now, pg_array(meters), pg_array(dates)])
             return
         marked_at = using.ops.adapt_datetimefield_value(now)
         cursor.executemany(

@@ -18,11 +18,12 @@ runs waits for that processing to commit, finds the mark gone and marks the day 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from meterhub.readings import ingest
 from meterhub.readings.models import DirtyDay
@@ -61,11 +62,34 @@ def process_dirty(limit: int = 500) -> int:
                     log.exception("processing step %s failed for %d meter-days; they stay marked", name,
                                   len(meter_days))
                     raise
-        # a mark renewed meanwhile stays for the next round: any other time, not only a later
-        # one, since the renewal may come from a node whose clock is behind the marker's
-        for meter_id, day, marked_at in marks:
-            DirtyDay.objects.filter(meter_id=meter_id, day=day, marked_at=marked_at).delete()
+        for start in range(0, len(marks), MARK_CHUNK):
+            _remove_unchanged_marks(marks[start:start + MARK_CHUNK])
     return len(marks)
+
+
+MARK_CHUNK = 2000  # marks removed per statement: they go as one parameter, within any parameter limit
+
+
+def _remove_unchanged_marks(marks: list[tuple[int, date, datetime]]) -> None:
+    """Delete the marks (meter, day, marked_at) whose time is still the one read. A mark
+    renewed meanwhile stays for the next round: any other time, not only a later one, since
+    the renewal may come from a node whose clock is behind the marker's."""
+    using = connection
+    with using.cursor() as cursor:
+        if using.vendor == "postgresql":
+            meters, days, times = zip(*marks, strict=True)
+            cursor.execute(
+                "DELETE FROM readings_dirtyday AS mark"
+                " USING unnest(%s::bigint[], %s::date[], %s::timestamptz[]) AS seen(meter_id, day, marked_at)"
+                " WHERE mark.meter_id = seen.meter_id AND mark.day = seen.day AND mark.marked_at = seen.marked_at",
+                [ingest.pg_array(meters), ingest.pg_array(days), ingest.pg_array(t.isoformat() for t in times)])
+            return
+        # the time as the ORM sends it, so it compares equal to the text stored
+        seen = [[m, d.isoformat(), using.ops.adapt_datetimefield_value(t)] for m, d, t in marks]
+        cursor.execute(
+            "DELETE FROM readings_dirtyday WHERE (meter_id, day, marked_at) IN"
+            " (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')"
+            " FROM json_each(%s))", [json.dumps(seen)])
 
 
 async def run_processing(offload: Callable[..., Awaitable], interval_s: float = 5.0, limit: int = 500) -> None:
