@@ -76,6 +76,15 @@ def test_estimation_settles_and_writes_nothing_the_second_time(meter):
     assert estimation.estimate_days(days) == 0
 
 
+def test_a_gap_across_utc_midnight_is_estimated_once_for_both_its_days(meter):
+    midnight = (slot_now() - timedelta(days=2)).replace(hour=0, minute=0)
+    store_readings([rec(meter, midnight - 3 * Q, 100), rec(meter, midnight + 3 * Q, 106)])
+    days = [(meter.pk, (midnight - Q).date()), (meter.pk, midnight.date())]
+    assert estimation.estimate_days(days) == 5  # 23:15 .. 00:15, each once
+    assert Reading.objects.filter(meter=meter, quality="estimated").count() == 5
+    assert estimation.estimate_days(days) == 0
+
+
 def test_no_estimate_across_a_meter_reinstallation(meter, site):
     premise = Premise.objects.create(site=site, unit="101")
     end = slot_now() - 2 * Q

@@ -146,8 +146,9 @@ def estimate_days(meter_days: list[tuple[int, date]], now: datetime | None = Non
     for meter_id in sorted(meters):
         meter = meters[meter_id]
         resets = _resets(meter_id)
+        filled: set = set()  # a gap across midnight touches both days: filled once
         for day in sorted(set(by_meter[meter_id])):
-            records += _estimate_day(meter, day, thresholds[meter.site_id], plans, resets, now)
+            records += _estimate_day(meter, day, thresholds[meter.site_id], plans, resets, now, filled)
     if records:
         store_readings(records)
     return len(records)
@@ -161,7 +162,9 @@ def _resets(meter_id: int) -> list[datetime]:
 WINDOW = timedelta(hours=2)  # reads around the day loaded at once; anchors further away are looked up
 
 
-def _estimate_day(meter: Meter, day: date, t: Thresholds, plans, resets, now) -> list[ReadingRecord]:
+def _estimate_day(meter: Meter, day: date, t: Thresholds, plans, resets, now, filled: set) -> list[ReadingRecord]:
+    """Estimates for the gaps touching a UTC day, each gap whole; `filled` holds the gaps
+    (quantity, first anchor, last anchor) already filled for the meter's other days."""
     start = datetime.combine(day, time.min, UTC)
     end = min(start + timedelta(days=1), now)
     expected = slots.slots(plans, meter.site_id, meter.kind, start, end)
@@ -191,6 +194,10 @@ def _estimate_day(meter: Meter, day: date, t: Thresholds, plans, resets, now) ->
             if b is None:
                 break  # never past the last actual read
             covered_until = b.ts
+            gap = (quantity, a.ts if a else None, b.ts)
+            if gap in filled:
+                continue
+            filled.add(gap)
             estimates = {r.ts: r.raw for r in rows if r.quality == Quality.ESTIMATED}
             if a is None or a.ts < start - WINDOW or b.ts >= end + WINDOW:
                 estimates = None  # the gap reaches past the loaded reads
