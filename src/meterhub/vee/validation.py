@@ -133,11 +133,17 @@ def _last_read(meter_id: int, quantity: str, at: datetime, *, inclusive: bool, a
 
 def _register_at(meter_id: int, quantity: str, instants: list[datetime]) -> dict[datetime, Point | None]:
     """The last actual read at or before each instant: one query for the reads exactly on
-    them (the usual case: plans read at midnight), one lookup for each that has none."""
+    them (the usual case: plans read at midnight), then, for those without, one for the
+    first actual read (nothing is before it: a meter read for days, not the weeks of spike
+    history asked) and one lookup for each instant after it."""
+    actual = Reading.objects.filter(meter_id=meter_id, quantity=quantity).exclude(quality=Quality.ESTIMATED)
     exact = {ts: Point(ts, v, raw, m, q) for ts, v, raw, m, q in
-             Reading.objects.filter(meter_id=meter_id, quantity=quantity, ts__in=instants)
-             .exclude(quality=Quality.ESTIMATED).values_list(*_FIELDS[1:])}
-    return {at: exact.get(at) or _last_read(meter_id, quantity, at, inclusive=True, actual_only=True)
+             actual.filter(ts__in=instants).values_list(*_FIELDS[1:])}
+    if len(exact) == len(set(instants)):
+        return exact
+    first = actual.order_by("ts").values_list("ts", flat=True).first()
+    return {at: exact.get(at) or (None if first is None or at < first else
+                                  _last_read(meter_id, quantity, at, inclusive=True, actual_only=True))
             for at in instants}
 
 
