@@ -151,10 +151,11 @@ class Scheduler:
         if plan.items == "clock":
             return await self.run_clock_plan(plan, slot)
         dis_for = items_for(plan.items)
-        stamp = stamp_for(plan, slot, self.now())
+        started = self.now()
+        stamp = stamp_for(plan, slot, started)
         if stamp is None:
             log.warning("plan %s slot %s runs late (%s): readings stamped with the time they are read",
-                        plan.name, slot.isoformat(), self.now() - slot)
+                        plan.name, slot.isoformat(), started - slot)
         buses: dict = {}
         for meter in self.headend.fleet.meters.values():  # the fleet's order: by bus, then address
             # A meter the plan asks nothing of (status words of a 1997 meter) is not read:
